@@ -1,0 +1,53 @@
+-- ---
+-- id = "8b5e41c2-0d7f-4a36-b1e9-2c4f6a8d9e53"
+-- name = "uncommon_domains"
+-- title = "High-volume traffic to uncommon domains"
+-- description = "Bytes sent to hosts whose second-level domain (the seed's regex) is not in the top-1M popularity list (table top1m): an indication of data exfiltration."
+-- mitre = ["T1048", "T1041"]
+-- severity = "medium"
+-- source = "Azure Monitor sample query for NetworkSessions: 'High volume traffic to uncommon domains' (KQL)"
+-- reference = "https://learn.microsoft.com/azure/azure-monitor/reference/queries/networksessions"
+-- ---
+--
+-- KQL → SQL notes (see the semantics sheet, section 0):
+-- * second_level_domain(h) is exactly extract("([^.]*).{0,7}$", 1, h); lower() is tolower().
+-- * isnotempty(UrlHostname): not NULL and not ''.
+-- * endswith is case-insensitive (trap 6): compare on lower(); 'NAS.LAN' is internal.
+-- * A missing Domain in the list is '' in KQL (trap 1), so it is coalesced, not dropped.
+-- * !in (top2ndLevelDomain) is a NOT EXISTS anti-join, never NOT IN over a subquery (trap 3).
+-- * sum() of only NULLs is 0 in KQL (trap 8).
+-- * join kind=innerunique: the left side is already unique on SndLevelDomain, so it is an inner
+--   join; the key is returned once.
+-- * sort by TotalBytes desc puts NULLs last in KQL (trap 5); ties get a stable order.
+WITH top_sld AS (
+    SELECT DISTINCT lower(second_level_domain(coalesce("Domain", ''))) AS sld
+    FROM top1m
+),
+hosts AS (
+    SELECT lower(second_level_domain("UrlHostname")) AS sld,
+           "UrlHostname" AS host,
+           "SrcBytes" AS bytes
+    FROM "NetworkSessions"
+    WHERE "UrlHostname" IS NOT NULL AND "UrlHostname" <> ''
+      AND NOT (ends_with(lower("UrlHostname"), '.local')
+            OR ends_with(lower("UrlHostname"), '.lan')
+            OR ends_with(lower("UrlHostname"), '.home'))
+),
+rare AS (
+    SELECT h.sld, h.host, coalesce(sum(h.bytes), 0) AS bytes_sent
+    FROM hosts h
+    WHERE NOT EXISTS (SELECT 1 FROM top_sld t WHERE t.sld = h.sld)
+    GROUP BY h.sld, h.host
+),
+per_sld AS (
+    SELECT sld, sum(bytes_sent) AS total_bytes
+    FROM rare
+    GROUP BY sld
+)
+SELECT p.sld AS "SndLevelDomain",
+       p.total_bytes AS "TotalBytes",
+       r.host AS "UrlHostname",
+       r.bytes_sent AS "BytesSent"
+FROM per_sld p
+JOIN rare r ON p.sld = r.sld
+ORDER BY "TotalBytes" DESC NULLS LAST, "SndLevelDomain" ASC, "BytesSent" DESC NULLS LAST, "UrlHostname" ASC

@@ -1,0 +1,153 @@
+//! Command-line syntax (clap derive). No logic beyond parsing: `config` validates, `commands` acts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nethunt",
+    version,
+    about = "Run network-security hunting queries (SQL files) over Parquet lakes of ASIM NetworkSessions logs",
+    long_about = None,
+    after_help = "Exit status: 0 success, 1 rows found with --fail-on-hit, 2 error."
+)]
+pub struct Cli {
+    /// Folder of extra query files (*.sql); they add to, or replace, the built-in library
+    #[arg(long, global = true, env = "NETHUNT_LIBRARY", value_name = "DIR")]
+    pub library: Option<PathBuf>,
+
+    /// Print no row counts or timings on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a hunting query from the library (by name) or a query file (by path)
+    Run(RunArgs),
+    /// Run ad-hoc SQL over the same tables (NetworkSessions, top1m, --table)
+    Sql(SqlArgs),
+    /// List the hunting queries: name, title, MITRE techniques, parameters
+    Queries,
+    /// Show one query: metadata, parameters with defaults, and its SQL
+    Show {
+        /// Query name or path to a .sql file
+        query: String,
+    },
+    /// Write a deterministic synthetic ASIM NetworkSessions lake (zstd Parquet, hive-partitioned by date)
+    Generate(GenerateArgs),
+}
+
+/// Tables and engine settings shared by `run` and `sql`.
+#[derive(Debug, Args, Clone)]
+pub struct TableArgs {
+    /// NetworkSessions source: a Parquet file, a folder (hive partitions like date=2024-07-30/ become columns) or a glob [default: the bundled sample lake]
+    #[arg(long, env = "NETHUNT_DATA", value_name = "PATH")]
+    pub data: Option<String>,
+
+    /// top1m(Position, Domain) source: headerless rank,domain CSV, a zip of such CSVs (entries *.csv, like Umbrella's top-1m.csv.zip) or Parquet [default: the bundled sample list]
+    #[arg(long, env = "NETHUNT_DOMAINS", value_name = "PATH")]
+    pub domains: Option<String>,
+
+    /// Register another table: NAME=PATH (Parquet file/folder/glob, or CSV with a header row); repeatable
+    #[arg(long = "table", value_name = "NAME=PATH")]
+    pub tables: Vec<String>,
+
+    /// Number of partitions / worker threads [default: number of cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output format [default: from the --output extension, else table]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write results to FILE (atomically: a temporary file renamed when complete)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Return at most N rows
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Exit with status 1 when the query returns rows (for cron and CI)
+    #[arg(long)]
+    pub fail_on_hit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Query name (see `nethunt queries`) or path to a .sql query file
+    pub query: String,
+
+    /// Set a query parameter: NAME=VALUE (typed as the query declares); repeatable
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+
+    #[command(flatten)]
+    pub tables: TableArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL text (one or more statements separated by ';')
+    #[arg(conflicts_with = "file", required_unless_present = "file")]
+    pub sql: Option<String>,
+
+    /// Read the SQL from FILE ('-' for stdin)
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Bind a $NAME placeholder: NAME=VALUE (integer, number, else string); repeatable
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+
+    #[command(flatten)]
+    pub tables: TableArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of session rows (planted scans and exfiltration included)
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+
+    /// Output folder (created; date=YYYY-MM-DD/ partitions are written inside)
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// Number of days the sessions span
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+
+    /// Random seed: the same seed and options give byte-identical files
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// First day (UTC), YYYY-MM-DD
+    #[arg(long, default_value = "2024-07-30")]
+    pub start: String,
+
+    /// Also write the matching popularity list (headerless rank,domain CSV) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub domains_out: Option<PathBuf>,
+
+    /// Rows per Parquet row group
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub row_group_rows: usize,
+}

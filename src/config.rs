@@ -1,0 +1,92 @@
+//! Command-line arguments → validated settings. Everything a user can get wrong on the command
+//! line is caught here with a message naming the option.
+
+use std::path::PathBuf;
+
+use crate::cli::{OutputArgs, TableArgs};
+use crate::engine::EngineOptions;
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::params;
+use crate::tables::{DOMAINS, SESSIONS};
+
+/// Validated output settings.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub path: Option<PathBuf>,
+    pub limit: Option<usize>,
+    pub fail_on_hit: bool,
+}
+
+pub fn output_config(a: &OutputArgs) -> Result<OutputConfig> {
+    let format = match (a.format, &a.output) {
+        (Some(f), _) => f,
+        (None, Some(p)) => Format::from_extension(p).unwrap_or(Format::Table),
+        (None, None) => Format::Table,
+    };
+    if format == Format::Parquet && a.output.is_none() {
+        return Err(Error::Config("--format parquet needs --output FILE".into()));
+    }
+    if let Some(p) = &a.output
+        && p.is_dir()
+    {
+        return Err(Error::Config(format!("--output {}: is a folder, expected a file", p.display())));
+    }
+    Ok(OutputConfig {
+        format,
+        path: a.output.clone(),
+        limit: a.limit,
+        fail_on_hit: a.fail_on_hit,
+    })
+}
+
+pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
+    let mut tables: Vec<(String, String)> = Vec::new();
+    for t in &a.tables {
+        let (name, path) = t
+            .split_once('=')
+            .ok_or_else(|| Error::Config(format!("--table {t}: expected NAME=PATH")))?;
+        let name = name.trim();
+        if !params::is_identifier(name) {
+            return Err(Error::Config(format!(
+                "--table {t}: table name '{name}' must be an identifier ([A-Za-z_][A-Za-z0-9_]*)"
+            )));
+        }
+        if name == SESSIONS || name == DOMAINS {
+            return Err(Error::Config(format!(
+                "--table {t}: {name} is set with --{}",
+                if name == SESSIONS { "data" } else { "domains" }
+            )));
+        }
+        if tables.iter().any(|(n, _)| n == name) {
+            return Err(Error::Config(format!("--table {t}: table '{name}' is given twice")));
+        }
+        if path.is_empty() {
+            return Err(Error::Config(format!("--table {t}: empty path")));
+        }
+        tables.push((name.to_string(), path.to_string()));
+    }
+    if a.threads == Some(0) {
+        return Err(Error::Config("--threads must be at least 1".into()));
+    }
+    Ok(EngineOptions {
+        data: a.data.clone().filter(|s| !s.is_empty()),
+        domains: a.domains.clone().filter(|s| !s.is_empty()),
+        tables,
+        target_partitions: a.threads,
+    })
+}
+
+/// `NAME=VALUE` assignments from repeated `--param`.
+pub fn assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in raw {
+        let (n, v) = params::split_assignment(r)?;
+        if out.iter().any(|(m, _)| *m == n) {
+            return Err(Error::param(&n, "given more than once"));
+        }
+        out.push((n, v));
+    }
+    Ok(out)
+}

@@ -1,0 +1,247 @@
+//! The engine: one `SessionContext` with nethunt's functions and tables, and the planning of
+//! library queries (placeholder checks, typed binding, column checks) and ad-hoc SQL.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use datafusion::common::{ParamValues, ScalarValue, SchemaError};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+
+use crate::error::{Error, Result, one_line};
+use crate::queries::Query;
+use crate::tables::{self, Lake};
+
+/// Where the bundled sample data lives (the checkout's `data/` folder).
+pub fn bundled_data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+pub fn bundled_lake() -> PathBuf {
+    bundled_data_dir().join("lake")
+}
+pub fn bundled_domains() -> PathBuf {
+    bundled_data_dir().join("top1m-sample.csv")
+}
+
+/// What to register and how to run.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// `NetworkSessions` source; `None` means the bundled sample lake (skipped if absent).
+    pub data: Option<String>,
+    /// `top1m` source; `None` means the bundled sample list (skipped if absent).
+    pub domains: Option<String>,
+    /// Extra `--table NAME=PATH` registrations.
+    pub tables: Vec<(String, String)>,
+    /// Worker threads / partitions; `None` = number of cores.
+    pub target_partitions: Option<usize>,
+}
+
+/// Session settings every nethunt context uses (also the `.slt` harness).
+pub fn session_config(target_partitions: Option<usize>) -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        // ASIM names are CamelCase: keep unquoted identifiers as written.
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    if let Some(n) = target_partitions {
+        config = config.with_target_partitions(n.max(1));
+    }
+    config
+}
+
+/// A context with nethunt's functions and settings but no tables.
+pub fn new_context(target_partitions: Option<usize>) -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config(target_partitions));
+    nethunt_udfs::register_all(&ctx);
+    ctx
+}
+
+pub struct Engine {
+    pub ctx: SessionContext,
+    pub lake: Option<Lake>,
+    pub domain_rows: Option<usize>,
+}
+
+impl Engine {
+    pub async fn new(opts: &EngineOptions) -> Result<Engine> {
+        let ctx = new_context(opts.target_partitions);
+        let data = match &opts.data {
+            Some(d) => Some(d.clone()),
+            None => {
+                let d = bundled_lake();
+                d.exists().then(|| d.display().to_string())
+            }
+        };
+        let lake = match data {
+            Some(d) => Some(tables::register_sessions(&ctx, &d).await?),
+            None => None,
+        };
+        let domains = match &opts.domains {
+            Some(d) => Some(d.clone()),
+            None => {
+                let d = bundled_domains();
+                d.exists().then(|| d.display().to_string())
+            }
+        };
+        let domain_rows = match domains {
+            Some(d) => Some(tables::register_domains(&ctx, &d).await?),
+            None => None,
+        };
+        for (name, path) in &opts.tables {
+            tables::register_extra(&ctx, name, path).await?;
+        }
+        Ok(Engine {
+            ctx,
+            lake,
+            domain_rows,
+        })
+    }
+
+    /// Turn a DataFusion planning error into one that names the lake when it is about a column
+    /// the lake lacks altogether.
+    fn planning_error(&self, context: &str, e: DataFusionError) -> Error {
+        if let DataFusionError::SchemaError(schema_error, _) = e.find_root()
+            && let SchemaError::FieldNotFound { field, .. } = schema_error.as_ref()
+            && let Some(lake) = &self.lake
+            && tables::asim_family(&field.name).is_some()
+            && !lake.files.iter().any(|f| f.schema.field_with_name(&field.name).is_ok())
+        {
+            return Error::table(
+                tables::SESSIONS,
+                &lake.source,
+                format!("column {} is missing in every file (the query needs it)", field.name),
+            );
+        }
+        Error::datafusion(context, e)
+    }
+
+    /// Plan a library query with its parameter values bound, check that the lake has the columns it
+    /// reads, and return the DataFrame (nothing has run yet).
+    pub async fn plan_query(&self, q: &Query, values: Vec<(String, ScalarValue)>) -> Result<DataFrame> {
+        let qerr = |line: Option<usize>, msg: String| Error::QueryFile {
+            path: q.origin.clone(),
+            line,
+            msg,
+        };
+        let mut statements = DFParser::parse_sql(&q.text).map_err(|e| qerr(None, one_line(&e)))?;
+        if statements.len() != 1 {
+            return Err(qerr(None, format!("a query file holds exactly one statement, found {}", statements.len())));
+        }
+        let statement = statements.pop_front().expect("one");
+        let state = self.ctx.state();
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| qerr(None, format!("only queries are allowed: {}", one_line(&e))))?;
+
+        // Placeholders used vs declared.
+        let used = plan
+            .get_parameter_types()
+            .map_err(|e| qerr(None, one_line(&e)))?;
+        for name in used.keys() {
+            let bare = name.trim_start_matches('$');
+            if !q.meta.params.iter().any(|p| p.name == bare) {
+                return Err(qerr(None, format!("placeholder {name} is not declared in the header's params")));
+            }
+        }
+        for p in &q.meta.params {
+            if !used.contains_key(&format!("${}", p.name)) {
+                return Err(qerr(None, format!("parameter '{}' is declared but ${} is not used", p.name, p.name)));
+            }
+        }
+        let plan = bind(plan, values, &used).map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
+        self.check_lake(&plan)?;
+        self.ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| Error::datafusion(format!("query {}", q.meta.name), e))
+    }
+
+    /// Check the columns a plan reads from `NetworkSessions` in every file of the lake.
+    fn check_lake(&self, plan: &LogicalPlan) -> Result<()> {
+        let Some(lake) = &self.lake else { return Ok(()) };
+        let optimized = self
+            .ctx
+            .state()
+            .optimize(plan)
+            .map_err(|e| Error::datafusion("planning", e))?;
+        let cols = tables::scanned_columns(&optimized, tables::SESSIONS);
+        lake.check_columns(&cols)
+    }
+
+    /// Plan every statement of ad-hoc SQL (DDL such as CREATE VIEW runs as it is planned, so later
+    /// statements see it). `params` bind `$name` placeholders; unknown names are an error.
+    pub async fn plan_sql(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Vec<DataFrame>> {
+        let statements = DFParser::parse_sql(sql).map_err(|e| Error::datafusion("SQL", e))?;
+        if statements.is_empty() {
+            return Err(Error::Config("no SQL statement given".into()));
+        }
+        let mut used_names = Vec::new();
+        let mut out = Vec::new();
+        for statement in statements {
+            let is_query = matches!(&statement, Statement::Statement(s) if matches!(**s, datafusion::sql::sqlparser::ast::Statement::Query(_)));
+            let plan = self
+                .ctx
+                .state()
+                .statement_to_plan(statement)
+                .await
+                .map_err(|e| self.planning_error("SQL", e))?;
+            let used = plan.get_parameter_types().map_err(|e| Error::datafusion("SQL", e))?;
+            for name in used.keys() {
+                let bare = name.trim_start_matches('$');
+                if !params.iter().any(|(n, _)| n == bare) {
+                    return Err(Error::param(bare, format!("the SQL uses {name} but no --param {bare}=VALUE was given")));
+                }
+                used_names.push(bare.to_string());
+            }
+            let values: Vec<(String, ScalarValue)> = params
+                .iter()
+                .filter(|(n, _)| used.contains_key(&format!("${n}")))
+                .cloned()
+                .collect();
+            let plan = bind(plan, values, &used).map_err(|e| Error::datafusion("SQL", e))?;
+            if is_query {
+                self.check_lake(&plan)?;
+            }
+            let df = self
+                .ctx
+                .execute_logical_plan(plan)
+                .await
+                .map_err(|e| Error::datafusion("SQL", e))?;
+            out.push(df);
+        }
+        if let Some((n, _)) = params.iter().find(|(n, _)| !used_names.contains(n)) {
+            return Err(Error::param(n, format!("no ${n} placeholder in the SQL")));
+        }
+        Ok(out)
+    }
+}
+
+/// Bind values to a plan's placeholders, casting each to the type DataFusion inferred for it (if
+/// any), so `x > $n` with an Int32 `x` takes an Int64 default.
+fn bind(
+    plan: LogicalPlan,
+    values: Vec<(String, ScalarValue)>,
+    inferred: &HashMap<String, Option<arrow::datatypes::DataType>>,
+) -> std::result::Result<LogicalPlan, DataFusionError> {
+    if inferred.is_empty() {
+        return Ok(plan);
+    }
+    let mut map = HashMap::new();
+    for (name, value) in values {
+        let value = match inferred.get(&format!("${name}")) {
+            Some(Some(dt)) if &value.data_type() != dt => value.cast_to(dt)?,
+            _ => value,
+        };
+        map.insert(name, value);
+    }
+    plan.with_param_values(ParamValues::from(map))
+}

@@ -1,0 +1,18 @@
+//! nethunt: network-security hunting queries (ASIM NetworkSessions) as SQL files over Parquet
+//! lakes, on Apache DataFusion.
+//!
+//! The binary is a thin shell over this library: `cli` parses, `config` validates, `engine` plans
+//! and runs, `output` writes. Tests drive the same modules in-process.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod generate;
+pub mod output;
+pub mod params;
+pub mod queries;
+pub mod tables;
+
+pub use error::{Error, Result};

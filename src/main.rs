@@ -1,0 +1,35 @@
+//! The `nethunt` binary: parse arguments, run the command, map the outcome to an exit status
+//! (0 success, 1 rows found with --fail-on-hit, 2 error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nethunt::cli::Cli;
+use nethunt::commands::{self, Outcome};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nethunt: error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Hits) => ExitCode::from(1),
+        Err(e) => {
+            let text = anyhow::Error::new(e).to_string();
+            eprintln!("nethunt: error: {}", text.split_whitespace().collect::<Vec<_>>().join(" "));
+            ExitCode::from(2)
+        }
+    }
+}

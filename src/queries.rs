@@ -1,0 +1,358 @@
+//! The hunting-query library: `.sql` files whose header (TOML inside SQL comments, between two
+//! `-- ---` lines) carries the metadata and typed parameters. The SQL below the header is plain
+//! DataFusion SQL with `$name` placeholders, so the file also runs in any DataFusion client that
+//! registers `nethunt-udfs` and binds the defaults.
+//!
+//! The queries shipped in `queries/` are compiled into the binary; `--library DIR` adds files
+//! (a file with the same name replaces the built-in one), and `run` also takes a path to a file.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::common::ScalarValue;
+
+use crate::error::{Error, Result};
+use crate::params::{self, ParamType};
+
+/// The queries in the repository's `queries/` folder, compiled in.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "non_standard_ports",
+        include_str!("../queries/non_standard_ports.sql"),
+    ),
+    (
+        "uncommon_domains",
+        include_str!("../queries/uncommon_domains.sql"),
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    pub name: String,
+    pub ty: ParamType,
+    pub default: ScalarValue,
+    /// The default as written in the header, for listings.
+    pub default_text: String,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryMeta {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub mitre: Vec<String>,
+    pub severity: String,
+    pub source: Option<String>,
+    pub reference: Option<String>,
+    pub params: Vec<ParamSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub meta: QueryMeta,
+    /// The whole file text (header included: it is SQL comments).
+    pub text: String,
+    /// Where it came from: `builtin:NAME` or a file path.
+    pub origin: PathBuf,
+}
+
+const SEVERITIES: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
+impl Query {
+    /// Parse a query file. `origin` names it in errors; `stem` is the name it must declare.
+    pub fn parse(text: &str, origin: &Path, stem: &str) -> Result<Query> {
+        let err = |line: Option<usize>, msg: String| Error::QueryFile {
+            path: origin.to_path_buf(),
+            line,
+            msg,
+        };
+        // Locate the header: the first non-blank line must be `-- ---`.
+        let lines: Vec<&str> = text.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| !l.trim().is_empty())
+            .ok_or_else(|| err(None, "empty file".into()))?;
+        if lines[first].trim() != "-- ---" {
+            return Err(err(
+                Some(first + 1),
+                "a query file starts with a metadata header between two '-- ---' lines".into(),
+            ));
+        }
+        let mut toml_text = String::new();
+        let mut end = None;
+        for (i, l) in lines.iter().enumerate().skip(first + 1) {
+            let t = l.trim_start();
+            if t.trim_end() == "-- ---" {
+                end = Some(i);
+                break;
+            }
+            let Some(body) = t.strip_prefix("--") else {
+                return Err(err(
+                    Some(i + 1),
+                    "header lines must be SQL comments ('-- ...') until the closing '-- ---'".into(),
+                ));
+            };
+            toml_text.push_str(body.strip_prefix(' ').unwrap_or(body));
+            toml_text.push('\n');
+        }
+        let end = end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
+        let header_line = |offset: usize| -> usize {
+            // byte offset in toml_text -> file line
+            first + 2 + toml_text[..offset.min(toml_text.len())].matches('\n').count()
+        };
+        let table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map(|s| header_line(s.start));
+            err(line, format!("header: {}", e.message()))
+        })?;
+
+        let get_str = |key: &str, required: bool| -> Result<Option<String>> {
+            match table.get(key) {
+                Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+                Some(other) => Err(err(None, format!("header field '{key}' must be a non-empty string, got {other}"))),
+                None if required => Err(err(None, format!("header field '{key}' is missing"))),
+                None => Ok(None),
+            }
+        };
+        let id = get_str("id", true)?.unwrap_or_default();
+        let name = get_str("name", false)?.unwrap_or_else(|| stem.to_string());
+        if name != stem {
+            return Err(err(None, format!("header name '{name}' differs from the file name '{stem}'")));
+        }
+        if !params::is_identifier(&name) {
+            return Err(err(None, format!("query name '{name}' must be an identifier ([A-Za-z_][A-Za-z0-9_]*)")));
+        }
+        let title = get_str("title", true)?.unwrap_or_default();
+        let description = get_str("description", true)?.unwrap_or_default();
+        let severity = get_str("severity", true)?.unwrap_or_default().to_ascii_lowercase();
+        if !SEVERITIES.contains(&severity.as_str()) {
+            return Err(err(None, format!("severity '{severity}' is not one of {}", SEVERITIES.join(", "))));
+        }
+        let mitre = match table.get("mitre") {
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| is_mitre_id(s))
+                        .map(str::to_string)
+                        .ok_or_else(|| err(None, format!("mitre entries are technique ids like \"T1046\", got {v}")))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => return Err(err(None, format!("mitre must be an array of technique ids, got {other}"))),
+            None => return Err(err(None, "header field 'mitre' is missing".into())),
+        };
+        let source = get_str("source", false)?;
+        let reference = get_str("reference", false)?;
+
+        let mut params_out = Vec::new();
+        match table.get("params") {
+            None => {}
+            Some(toml::Value::Table(ps)) => {
+                for (pname, spec) in ps {
+                    let perr = |msg: String| err(None, format!("parameter '{pname}': {msg}"));
+                    if !params::is_identifier(pname) {
+                        return Err(perr("name must be an identifier".into()));
+                    }
+                    let spec = spec.as_table().ok_or_else(|| perr("expected a table {type = ..., default = ...}".into()))?;
+                    let ty: ParamType = spec
+                        .get("type")
+                        .and_then(|v| v.as_str())
+                        .ok_or_else(|| perr("missing 'type'".into()))?
+                        .parse()
+                        .map_err(perr)?;
+                    let dv = spec.get("default").ok_or_else(|| perr("missing 'default'".into()))?;
+                    let default = params::from_toml(ty, dv).map_err(perr)?;
+                    let doc = spec.get("doc").and_then(|v| v.as_str()).map(str::to_string);
+                    for key in spec.keys() {
+                        if !["type", "default", "doc"].contains(&key.as_str()) {
+                            return Err(perr(format!("unknown key '{key}' (use type, default, doc)")));
+                        }
+                    }
+                    params_out.push(ParamSpec {
+                        name: pname.clone(),
+                        ty,
+                        default,
+                        default_text: dv.to_string(),
+                        doc,
+                    });
+                }
+            }
+            Some(other) => return Err(err(None, format!("params must be a table, got {other}"))),
+        }
+        const KNOWN: [&str; 10] = [
+            "id", "name", "title", "description", "mitre", "severity", "source", "reference", "params", "tags",
+        ];
+        if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(err(None, format!("unknown header field '{k}' (known: {})", KNOWN.join(", "))));
+        }
+        let body = lines[end + 1..].join("\n");
+        if body.trim().is_empty() {
+            return Err(err(Some(end + 2), "no SQL after the header".into()));
+        }
+        Ok(Query {
+            meta: QueryMeta {
+                id,
+                name,
+                title,
+                description,
+                mitre,
+                severity,
+                source,
+                reference,
+                params: params_out,
+            },
+            text: text.to_string(),
+            origin: origin.to_path_buf(),
+        })
+    }
+
+    /// Parameter values: the declared defaults, overridden by `NAME=VALUE` assignments. Unknown
+    /// names and values that do not parse as the declared type are errors naming the parameter.
+    pub fn bind(&self, assignments: &[(String, String)]) -> Result<Vec<(String, ScalarValue)>> {
+        let mut values: Vec<(String, ScalarValue)> = self
+            .meta
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.default.clone()))
+            .collect();
+        for (name, text) in assignments {
+            let Some(spec) = self.meta.params.iter().find(|p| &p.name == name) else {
+                let known: Vec<&str> = self.meta.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::param(
+                    name,
+                    format!(
+                        "unknown parameter for query {} (it takes: {})",
+                        self.meta.name,
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                ));
+            };
+            let v = params::parse_value(spec.ty, text).map_err(|m| Error::param(name, m))?;
+            values.iter_mut().find(|(n, _)| n == name).expect("declared").1 = v;
+        }
+        Ok(values)
+    }
+}
+
+fn is_mitre_id(s: &str) -> bool {
+    // T1046, T1021.001, TA0007
+    let rest = s.strip_prefix("TA").or_else(|| s.strip_prefix('T'));
+    match rest {
+        Some(r) => {
+            let (main, sub) = r.split_once('.').unwrap_or((r, ""));
+            main.len() == 4
+                && main.bytes().all(|b| b.is_ascii_digit())
+                && (sub.is_empty() || (sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit())))
+        }
+        None => false,
+    }
+}
+
+/// The set of queries available to `run`, `queries` and `show`.
+#[derive(Debug, Clone)]
+pub struct Library {
+    pub queries: Vec<Query>,
+}
+
+impl Library {
+    /// The built-in queries plus every `*.sql` in `dir` (which replace built-ins of the same name).
+    pub fn load(dir: Option<&Path>) -> Result<Library> {
+        let mut queries = Vec::new();
+        for (name, text) in BUILTIN {
+            queries.push(Query::parse(text, &PathBuf::from(format!("builtin:queries/{name}.sql")), name)?);
+        }
+        if let Some(dir) = dir {
+            let entries = std::fs::read_dir(dir).map_err(|e| Error::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            files.sort();
+            for f in files {
+                let q = Self::read_file(&f)?;
+                queries.retain(|old| old.meta.name != q.meta.name);
+                queries.push(q);
+            }
+        }
+        queries.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+        Ok(Library { queries })
+    }
+
+    /// Read one query file from disk.
+    pub fn read_file(path: &Path) -> Result<Query> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| Error::Config(format!("{}: not a query file name", path.display())))?;
+        Query::parse(&text, path, stem)
+    }
+
+    /// A query by name, or by path when the argument names a `.sql` file.
+    pub fn get(&self, name_or_path: &str) -> Result<Query> {
+        if name_or_path.ends_with(".sql") || name_or_path.contains(std::path::MAIN_SEPARATOR) {
+            return Self::read_file(Path::new(name_or_path));
+        }
+        self.queries
+            .iter()
+            .find(|q| q.meta.name == name_or_path)
+            .cloned()
+            .ok_or_else(|| Error::UnknownQuery {
+                name: name_or_path.to_string(),
+                known: self.queries.iter().map(|q| q.meta.name.clone()).collect(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "-- ---\n-- id = \"x\"\n-- title = \"T\"\n-- description = \"D\"\n-- mitre = [\"T1046\"]\n-- severity = \"low\"\n-- [params.n]\n-- type = \"int\"\n-- default = 5\n-- ---\nSELECT $n\n";
+
+    fn parse(text: &str) -> Result<Query> {
+        Query::parse(text, Path::new("q.sql"), "q")
+    }
+
+    #[test]
+    fn parses_header_and_binds() {
+        let q = parse(GOOD).unwrap();
+        assert_eq!(q.meta.name, "q");
+        assert_eq!(q.meta.params[0].default, ScalarValue::Int64(Some(5)));
+        let v = q.bind(&[("n".into(), "7".into())]).unwrap();
+        assert_eq!(v[0].1, ScalarValue::Int64(Some(7)));
+        let e = q.bind(&[("m".into(), "7".into())]).unwrap_err().to_string();
+        assert!(e.contains("'m'") && e.contains("unknown parameter"), "{e}");
+        let e = q.bind(&[("n".into(), "seven".into())]).unwrap_err().to_string();
+        assert!(e.contains("'n'") && e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn header_errors_name_the_line() {
+        let e = parse(&GOOD.replace("default = 5", "default = ")).unwrap_err().to_string();
+        assert!(e.starts_with("q.sql:9: header"), "{e}");
+        let e = parse(&GOOD.replace("\"T1046\"", "\"recon\"")).unwrap_err().to_string();
+        assert!(e.contains("mitre"), "{e}");
+        let e = parse(&GOOD.replace("-- severity = \"low\"\n", "")).unwrap_err().to_string();
+        assert!(e.contains("severity"), "{e}");
+        let e = parse("SELECT 1").unwrap_err().to_string();
+        assert!(e.starts_with("q.sql:1:"), "{e}");
+        let e = parse(&GOOD.replace("type = \"int\"", "type = \"integer\"")).unwrap_err().to_string();
+        assert!(e.contains("unknown parameter type 'integer'"), "{e}");
+        let e = parse(&GOOD.replace("default = 5", "default = \"5\"")).unwrap_err().to_string();
+        assert!(e.contains("parameter 'n'"), "{e}");
+    }
+
+    #[test]
+    fn builtins_parse() {
+        let lib = Library::load(None).unwrap();
+        assert_eq!(lib.queries.len(), BUILTIN.len());
+        assert!(lib.get("nope").unwrap_err().to_string().contains("non_standard_ports"));
+    }
+}

@@ -1,0 +1,542 @@
+//! Table registration: `NetworkSessions` (a Parquet lake), `top1m` (the domain popularity list)
+//! and any `--table NAME=PATH`, with schema checks that name the file and the column.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::compute::CastOptions;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use futures::TryStreamExt;
+use datafusion::datasource::file_format::FileFormat;
+
+use crate::error::{Error, Result};
+
+pub const SESSIONS: &str = "NetworkSessions";
+pub const DOMAINS: &str = "top1m";
+
+/// Type families the ASIM columns must belong to. Widths may differ between files (Int32 vs Int64);
+/// the table reads them as the first file's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    String,
+    Integer,
+    Timestamp,
+    Float,
+    Bool,
+}
+
+impl Family {
+    pub fn accepts(self, t: &DataType) -> bool {
+        match self {
+            Family::String => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                || matches!(t, DataType::Dictionary(_, v) if Family::String.accepts(v)),
+            Family::Integer => t.is_integer(),
+            Family::Timestamp => matches!(t, DataType::Timestamp(_, _)),
+            Family::Float => t.is_floating() || t.is_integer(),
+            Family::Bool => t == &DataType::Boolean,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Family::String => "a string",
+            Family::Integer => "an integer",
+            Family::Timestamp => "a timestamp",
+            Family::Float => "a number",
+            Family::Bool => "a boolean",
+        }
+    }
+}
+
+/// The type family of a known ASIM NetworkSession column (schema 0.1 legacy names included).
+pub fn asim_family(col: &str) -> Option<Family> {
+    use Family::*;
+    Some(match col {
+        "TimeGenerated" | "EventStartTime" | "EventEndTime" | "ThreatFirstReportedTime"
+        | "ThreatLastReportedTime" => Timestamp,
+        "EventCount" | "SrcPortNumber" | "DstPortNumber" | "SrcNatPortNumber" | "DstNatPortNumber"
+        | "SrcBytes" | "DstBytes" | "NetworkBytes" | "SrcPackets" | "DstPackets" | "NetworkPackets"
+        | "NetworkDuration" | "NetworkIcmpCode" | "NetworkRuleNumber" | "ThreatRiskLevel" => Integer,
+        "SrcGeoLatitude" | "SrcGeoLongitude" | "DstGeoLatitude" | "DstGeoLongitude" => Float,
+        "TcpFlagsAck" | "TcpFlagsFin" | "TcpFlagsSyn" | "TcpFlagsUrg" | "TcpFlagsPsh" | "TcpFlagsRst"
+        | "TcpFlagsEce" | "TcpFlagsCwr" | "TcpFlagsNs" => Bool,
+        "SrcIpAddr" | "DstIpAddr" | "SrcNatIpAddr" | "DstNatIpAddr" | "DvcIpAddr" | "EventResult"
+        | "EventResultDetails" | "EventType" | "EventSubType" | "EventProduct" | "EventVendor"
+        | "EventSeverity" | "EventSchema" | "EventSchemaVersion" | "DvcAction" | "DvcHostname"
+        | "NetworkProtocol" | "NetworkProtocolVersion" | "NetworkApplicationProtocol"
+        | "NetworkDirection" | "UrlHostname" | "UrlOriginal" | "UrlCategory" | "SrcHostname"
+        | "DstHostname" | "SrcFQDN" | "DstFQDN" | "SrcDomain" | "DstDomain" | "Dvc" | "Src" | "Dst"
+        | "NetworkSessionId" | "EventOriginalUid" | "SrcUsername" | "DstUsername" => String,
+        _ => return None,
+    })
+}
+
+/// One Parquet file of the lake with the schema its footer declares.
+#[derive(Debug, Clone)]
+pub struct LakeFile {
+    pub location: String,
+    pub size: u64,
+    pub schema: SchemaRef,
+}
+
+/// What `register_sessions` found: files, their schemas, hive partition columns.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub source: String,
+    pub files: Vec<LakeFile>,
+    pub partition_cols: Vec<String>,
+}
+
+impl Lake {
+    /// Check that every file has each required column with a type of the right family. Partition
+    /// columns are always present. The first problem is returned, naming the file and the column.
+    pub fn check_columns(&self, required: &[String]) -> Result<()> {
+        for col in required {
+            if self.partition_cols.contains(col) {
+                continue;
+            }
+            for f in &self.files {
+                match f.schema.field_with_name(col) {
+                    Ok(field) => {
+                        if let Some(fam) = asim_family(col)
+                            && !fam.accepts(field.data_type())
+                        {
+                            return Err(Error::table(
+                                SESSIONS,
+                                &f.location,
+                                format!(
+                                    "column {col} has type {}, expected {}",
+                                    field.data_type(),
+                                    fam.describe()
+                                ),
+                            ));
+                        }
+                    }
+                    Err(_) => {
+                        let hint = f
+                            .schema
+                            .fields()
+                            .iter()
+                            .find(|x| x.name().eq_ignore_ascii_case(col))
+                            .map(|x| format!(" (found '{}': names are case-sensitive)", x.name()))
+                            .unwrap_or_default();
+                        return Err(Error::table(
+                            SESSIONS,
+                            &f.location,
+                            format!("column {col} is missing{hint}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn location_of(url: &ListingTableUrl, path: &object_store::path::Path) -> String {
+    if url.scheme() == "file" {
+        format!("/{path}")
+    } else {
+        format!("{}{}", url.object_store().as_str(), path)
+    }
+}
+
+/// Read the Arrow schema from one Parquet footer.
+async fn read_footer_schema(
+    ctx: &SessionContext,
+    store: &Arc<dyn object_store::ObjectStore>,
+    meta: &object_store::ObjectMeta,
+) -> std::result::Result<SchemaRef, String> {
+    let state = ctx.state();
+    ParquetFormat::default()
+        .infer_schema(&state, store, std::slice::from_ref(meta))
+        .await
+        .map_err(|e| format!("not a readable Parquet file ({})", crate::error::one_line(&e)))
+}
+
+/// Hive partition columns (`key=value` folders) of a file path relative to the table root.
+fn partition_keys(root: &str, path: &str) -> Vec<String> {
+    let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+    let mut segs: Vec<&str> = rel.split('/').collect();
+    segs.pop(); // the file name
+    segs.iter()
+        .filter_map(|s| s.split_once('=').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+/// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
+/// `date=2024-07-30/` become columns), or a glob. Every footer is read first: a file that is not
+/// Parquet, an empty folder or inconsistent partitioning is an error naming the file.
+pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lake> {
+    let fail = |msg: String| Error::table(SESSIONS, source, msg);
+    let is_glob = source.contains(['*', '?', '[']);
+    if !source.contains("://") && !is_glob && !Path::new(source).exists() {
+        return Err(fail("no such file or directory".into()));
+    }
+    let url = ListingTableUrl::parse(source).map_err(|e| fail(crate::error::one_line(&e)))?;
+    let store = ctx
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let state = ctx.state();
+    let is_dir = url.is_collection() || is_glob;
+    let ext = if is_dir { ".parquet" } else { "" };
+    let mut metas: Vec<object_store::ObjectMeta> = url
+        .list_all_files(&state, store.as_ref(), ext)
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?
+        .try_collect()
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    if metas.is_empty() {
+        return Err(fail(if is_dir {
+            "no .parquet files found".into()
+        } else {
+            "no such file".into()
+        }));
+    }
+
+    let root = url.prefix().as_ref().to_string();
+    let mut files = Vec::with_capacity(metas.len());
+    let mut partition_cols: Option<Vec<String>> = None;
+    for meta in &metas {
+        let location = location_of(&url, &meta.location);
+        let schema = read_footer_schema(ctx, &store, meta)
+            .await
+            .map_err(|m| Error::table(SESSIONS, &location, m))?;
+        let keys = if is_dir { partition_keys(&root, meta.location.as_ref()) } else { vec![] };
+        match &partition_cols {
+            None => partition_cols = Some(keys),
+            Some(p) if *p != keys => {
+                return Err(Error::table(
+                    SESSIONS,
+                    &location,
+                    format!(
+                        "hive partition folders [{}] differ from the lake's first file [{}]",
+                        keys.join("/"),
+                        p.join("/")
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        files.push(LakeFile {
+            location,
+            size: meta.size,
+            schema,
+        });
+    }
+    let partition_cols = partition_cols.unwrap_or_default();
+
+    // Table schema: the union of the files' columns, first-seen type, strings as Utf8View (what
+    // DataFusion reads Parquet strings as by default).
+    let mut fields: Vec<Field> = Vec::new();
+    for f in &files {
+        for field in f.schema.fields() {
+            if partition_cols.contains(field.name()) {
+                return Err(Error::table(
+                    SESSIONS,
+                    &f.location,
+                    format!("column {} is also a hive partition folder name", field.name()),
+                ));
+            }
+            if !fields.iter().any(|x| x.name() == field.name()) {
+                let dt = match field.data_type() {
+                    DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                    DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                    other => other.clone(),
+                };
+                fields.push(Field::new(field.name(), dt, true));
+            }
+        }
+    }
+    let file_schema = Arc::new(Schema::new(fields));
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(ext)
+        .with_table_partition_cols(
+            partition_cols.iter().map(|c| (c.clone(), DataType::Utf8)).collect(),
+        );
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    let table = ListingTable::try_new(config).map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(SESSIONS), Arc::new(table))
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(Lake {
+        source: source.to_string(),
+        files,
+        partition_cols,
+    })
+}
+
+/// The columns a plan reads from `table` (after projection push-down).
+pub fn scanned_columns(plan: &LogicalPlan, table: &str) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && scan.table_name.table() == table
+        {
+            for f in scan.projected_schema.fields() {
+                if !cols.contains(f.name()) {
+                    cols.push(f.name().clone());
+                }
+            }
+        }
+        // Subqueries hide inside expressions.
+        let _ = node.apply_subqueries(|sub| {
+            for c in scanned_columns(sub, table) {
+                if !cols.contains(&c) {
+                    cols.push(c);
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        Ok(TreeNodeRecursion::Continue)
+    });
+    cols
+}
+
+// ------------------------------------------------------------------------------------------------
+// The domain list
+
+/// Most a zipped list may expand to (a top-1M CSV is about 22 MB).
+const MAX_UNZIPPED: u64 = 1 << 30;
+
+fn domains_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("Position", DataType::Int32, true),
+        Field::new("Domain", DataType::Utf8, true),
+    ]))
+}
+
+/// Glob match for zip entry names: `*` any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The CSV text of the entries of a zip archive whose names match `pattern`.
+pub fn read_zip_csv(path: &Path, pattern: &str) -> Result<Vec<u8>> {
+    let shown = path.display().to_string();
+    let fail = |m: String| Error::table(DOMAINS, &shown, m);
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| fail(format!("not a valid zip archive ({e})")))?;
+    let mut out = Vec::new();
+    let mut matched = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| fail(format!("corrupt zip entry #{i} ({e})")))?;
+        let name = match entry.name() {
+            Ok(n) => n.to_string(),
+            Err(_) => String::from_utf8_lossy(entry.name_raw()).into_owned(),
+        };
+        names.push(name.clone());
+        if entry.is_dir() || !glob_match(pattern, &name) {
+            continue;
+        }
+        let budget = MAX_UNZIPPED - out.len() as u64;
+        let before = out.len();
+        (&mut entry)
+            .take(budget + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| fail(format!("cannot unzip entry '{name}' ({e})")))?;
+        if out.len() as u64 > MAX_UNZIPPED {
+            return Err(fail(format!("entries expand to more than {MAX_UNZIPPED} bytes; refusing (zip bomb?)")));
+        }
+        if out.len() > before && !out.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        matched.push(name);
+    }
+    if matched.is_empty() {
+        return Err(fail(format!(
+            "no zip entry matches '{pattern}' (entries: {})",
+            if names.is_empty() { "none".into() } else { names.join(", ") }
+        )));
+    }
+    Ok(out)
+}
+
+/// Parse a headerless `rank,domain` CSV. Ranks that are not integers (a header line, say) become
+/// NULL, as KQL's externaldata does; rows with another number of fields are an error.
+pub fn parse_domains_csv(bytes: &[u8], shown: &str) -> Result<Vec<RecordBatch>> {
+    let text_schema = Arc::new(Schema::new(vec![
+        Field::new("Position", DataType::Utf8, true),
+        Field::new("Domain", DataType::Utf8, true),
+    ]));
+    let reader = arrow::csv::ReaderBuilder::new(text_schema)
+        .with_header(false)
+        .with_batch_size(64 * 1024)
+        .build(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?;
+    let schema = domains_schema();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| {
+            Error::table(DOMAINS, shown, format!("not a rank,domain CSV: {e}"))
+        })?;
+        let pos = arrow::compute::cast_with_options(
+            batch.column(0),
+            &DataType::Int32,
+            &CastOptions { safe: true, ..Default::default() },
+        )
+        .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?;
+        let dom: ArrayRef = batch.column(1).clone();
+        out.push(
+            RecordBatch::try_new(schema.clone(), vec![pos, dom])
+                .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Read a Parquet domain list: a string column `Domain` (required) and an integer `Position`
+/// (optional, NULL when absent); names match case-insensitively.
+async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<RecordBatch>> {
+    let fail = |m: String| Error::table(DOMAINS, path, m);
+    let df = ctx
+        .read_parquet(path, ParquetReadOptions::default())
+        .await
+        .map_err(|e| fail(format!("not a readable Parquet file ({})", crate::error::one_line(&e))))?;
+    let schema = df.schema().clone();
+    let find = |n: &str| schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(n)).cloned();
+    let dom = find("Domain").ok_or_else(|| fail("column Domain is missing".into()))?;
+    if !Family::String.accepts(dom.data_type()) {
+        return Err(fail(format!("column Domain has type {}, expected a string", dom.data_type())));
+    }
+    let pos = find("Position").or_else(|| find("rank"));
+    if let Some(p) = &pos
+        && !p.data_type().is_integer()
+    {
+        return Err(fail(format!("column {} has type {}, expected an integer", p.name(), p.data_type())));
+    }
+    let batches = df.collect().await.map_err(|e| fail(crate::error::one_line(&e)))?;
+    let target = domains_schema();
+    let mut out = Vec::new();
+    for b in batches {
+        let d = arrow::compute::cast(b.column_by_name(dom.name()).expect("exists"), &DataType::Utf8)
+            .map_err(|e| fail(e.to_string()))?;
+        let p: ArrayRef = match &pos {
+            Some(p) => arrow::compute::cast(b.column_by_name(p.name()).expect("exists"), &DataType::Int32)
+                .map_err(|e| fail(e.to_string()))?,
+            None => arrow::array::new_null_array(&DataType::Int32, b.num_rows()),
+        };
+        out.push(RecordBatch::try_new(target.clone(), vec![p, d]).map_err(|e| fail(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// Register `top1m(Position INT, Domain STRING)` from a CSV, a zip of CSVs (entries matching
+/// `*.csv`) or a Parquet file. Returns the number of rows.
+pub async fn register_domains(ctx: &SessionContext, path: &str) -> Result<usize> {
+    let lower = path.to_ascii_lowercase();
+    let p = Path::new(path);
+    if !p.exists() {
+        return Err(Error::table(DOMAINS, path, "no such file"));
+    }
+    let batches = if lower.ends_with(".parquet") {
+        read_domains_parquet(ctx, path).await?
+    } else {
+        let bytes = if lower.ends_with(".zip") {
+            read_zip_csv(p, "*.csv")?
+        } else {
+            std::fs::read(p).map_err(|e| Error::table(DOMAINS, path, e.to_string()))?
+        };
+        parse_domains_csv(&bytes, path)?
+    };
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let table = MemTable::try_new(domains_schema(), vec![batches])
+        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(DOMAINS), Arc::new(table))
+        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
+    Ok(rows)
+}
+
+/// Register an extra table `name` from a CSV file (with a header row) or Parquet file/folder/glob.
+pub async fn register_extra(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
+    let fail = |m: String| Error::table(name, path, m);
+    if !path.contains("://") && !path.contains(['*', '?', '[']) && !Path::new(path).exists() {
+        return Err(fail("no such file or directory".into()));
+    }
+    let lower = path.to_ascii_lowercase();
+    let provider: Arc<dyn TableProvider> = if lower.ends_with(".csv") {
+        let df = ctx
+            .read_csv(path, CsvReadOptions::new().has_header(true))
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?;
+        df.into_view()
+    } else {
+        let df = ctx
+            .read_parquet(path, ParquetReadOptions::default())
+            .await
+            .map_err(|e| fail(format!("not a readable Parquet source ({})", crate::error::one_line(&e))))?;
+        df.into_view()
+    };
+    ctx.register_table(TableReference::bare(name), provider).map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(())
+}
+
+/// Values of a string column as `Vec<Option<String>>` (tests and listings).
+pub fn strings(a: &ArrayRef) -> Vec<Option<String>> {
+    let a = arrow::compute::cast(a, &DataType::Utf8).expect("castable to Utf8");
+    let s = a.as_any().downcast_ref::<StringArray>().expect("utf8");
+    (0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.csv", "top-1m.csv"));
+        assert!(glob_match("*.csv", "dir/top-1m.csv"));
+        assert!(!glob_match("*.csv", "top-1m.csv.bak"));
+        assert!(glob_match("top-?m.csv", "top-1m.csv"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "ac"));
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition_keys("lake", "lake/date=2024-01-01/hour=03/p.parquet"), vec!["date", "hour"]);
+        assert!(partition_keys("lake", "lake/p.parquet").is_empty());
+    }
+
+    #[test]
+    fn domain_csv_header_becomes_null_rank() {
+        let b = parse_domains_csv(b"rank,domain\n1,google.com\n2,\n", "x").unwrap();
+        let pos = b[0].column(0);
+        assert!(pos.is_null(0));
+        assert_eq!(strings(b[0].column(1))[1].as_deref(), Some("google.com"));
+        assert!(parse_domains_csv(b"1,a,b\n", "x").is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! # nethunt-udfs
+//!
+//! Network-hunting scalar functions for Apache DataFusion with the exact semantics of the Kusto
+//! (KQL) functions that Microsoft Sentinel / Azure Monitor hunting queries use:
+//!
+//! | function | meaning |
+//! |---|---|
+//! | `ipv4_is_private(ip)` | RFC 1918 test; NULL for anything that is not IPv4 |
+//! | `ipv4_is_in_range(ip, range)` | address inside an IP-prefix range |
+//! | `ipv4_is_in_any_range(ip, range, ...)` | inside any of several ranges (or an array of them) |
+//! | `second_level_domain(host)` | group 1 of `extract("([^.]*).{0,7}$", 1, host)`, without a regex |
+//! | `registered_domain(host)` | eTLD+1 from the Public Suffix List (ICANN section) |
+//!
+//! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
+//! array; NULL in gives NULL out; no input makes it panic. Dictionary inputs are evaluated once per
+//! distinct dictionary value.
+//!
+//! ```no_run
+//! # async fn f() -> datafusion::error::Result<()> {
+//! let ctx = datafusion::prelude::SessionContext::new();
+//! nethunt_udfs::register_all(&ctx);
+//! ctx.sql("SELECT ipv4_is_private('10.1.2.3')").await?.show().await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{DocSection, ScalarUDF};
+use datafusion::prelude::SessionContext;
+
+pub mod domain;
+pub mod ip;
+mod kernel;
+
+pub use domain::{registered_domain, second_level_domain};
+pub use ip::{ipv4_is_in_range, ipv4_is_private, parse_ipv4, parse_ipv4_net};
+
+/// The documentation section all nethunt functions appear under.
+pub const DOC_SECTION: DocSection = DocSection {
+    include: true,
+    label: "Network hunting functions (nethunt)",
+    description: Some("KQL-compatible IP and domain functions for network-session hunting."),
+};
+
+/// Every nethunt scalar function.
+pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsPrivate::default())),
+        Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInRange::default())),
+        Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInAnyRange::default())),
+        Arc::new(ScalarUDF::new_from_impl(domain::SecondLevelDomain::default())),
+        Arc::new(ScalarUDF::new_from_impl(domain::RegisteredDomain::default())),
+    ]
+}
+
+/// Register every nethunt function on a `SessionContext`.
+pub fn register_all(ctx: &SessionContext) {
+    for udf in all_udfs() {
+        ctx.register_udf(udf.as_ref().clone());
+    }
+}
+
+/// Register every nethunt function on any [`FunctionRegistry`] (a `SessionState`, a Ballista
+/// executor's registry, ...).
+pub fn register_all_in(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for udf in all_udfs() {
+        registry.register_udf(udf)?;
+    }
+    Ok(())
+}
