@@ -43,7 +43,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
 
 async fn emit(df: DataFrame, out: &OutputConfig, quiet: bool, started: Instant) -> Result<usize> {
     let df = match out.limit {
-        Some(n) => df.limit(0, Some(n)).map_err(|e| Error::datafusion("--limit", e))?,
+        Some(n) => df
+            .limit(0, Some(n))
+            .map_err(|e| Error::datafusion("--limit", e))?,
         None => df,
     };
     let written = output::write(df, out.format, out.path.as_deref()).await?;
@@ -76,7 +78,11 @@ async fn run(args: RunArgs, library: Option<&std::path::Path>, quiet: bool) -> R
     require_tables(&engine, &query)?;
     let df = engine.plan_query(&query, values).await?;
     let rows = emit(df, &out, quiet, started).await?;
-    Ok(if out.fail_on_hit && rows > 0 { Outcome::Hits } else { Outcome::Ok })
+    Ok(if out.fail_on_hit && rows > 0 {
+        Outcome::Hits
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// A clear error when a query needs a table that is not registered (e.g. no bundled sample).
@@ -109,7 +115,10 @@ async fn sql(args: SqlArgs, quiet: bool) -> Result<Outcome> {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
-                .map_err(|e| Error::Io { path: f.clone(), source: e })?;
+                .map_err(|e| Error::Io {
+                    path: f.clone(),
+                    source: e,
+                })?;
             s
         }
         (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::Io {
@@ -129,13 +138,23 @@ async fn sql(args: SqlArgs, quiet: bool) -> Result<Outcome> {
     let mut rows = 0;
     let last = frames.len() - 1;
     for (i, df) in frames.into_iter().enumerate() {
+        if df.schema().fields().is_empty() {
+            // DDL (CREATE VIEW, ...) has already taken effect and returns nothing to show.
+            continue;
+        }
         if i < last && out.path.is_some() {
-            df.collect().await.map_err(|e| Error::datafusion("SQL", e))?;
+            df.collect()
+                .await
+                .map_err(|e| Error::datafusion("SQL", e))?;
             continue;
         }
         rows = emit(df, &out, quiet, started).await?;
     }
-    Ok(if out.fail_on_hit && rows > 0 { Outcome::Hits } else { Outcome::Ok })
+    Ok(if out.fail_on_hit && rows > 0 {
+        Outcome::Hits
+    } else {
+        Outcome::Ok
+    })
 }
 
 /// The `queries` listing.
@@ -144,9 +163,19 @@ pub fn list_queries(lib: &Library) -> String {
     for q in &lib.queries {
         let m = &q.meta;
         s.push_str(&format!("{}\n", m.name));
-        s.push_str(&format!("    {} [{}] severity {}\n", m.title, m.mitre.join(", "), m.severity));
+        s.push_str(&format!(
+            "    {} [{}] severity {}\n",
+            m.title,
+            m.mitre.join(", "),
+            m.severity
+        ));
         for p in &m.params {
-            s.push_str(&format!("    --param {}=<{}> (default {})\n", p.name, p.ty.name(), p.default_text));
+            s.push_str(&format!(
+                "    --param {}=<{}> (default {})\n",
+                p.name,
+                p.ty.name(),
+                p.default_text
+            ));
         }
     }
     s
@@ -185,7 +214,7 @@ pub fn show_query(q: &Query) -> String {
             ));
         }
     }
-    s.push_str("\n");
+    s.push('\n');
     s.push_str(&q.text);
     if !q.text.ends_with('\n') {
         s.push('\n');

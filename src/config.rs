@@ -31,7 +31,10 @@ pub fn output_config(a: &OutputArgs) -> Result<OutputConfig> {
     if let Some(p) = &a.output
         && p.is_dir()
     {
-        return Err(Error::Config(format!("--output {}: is a folder, expected a file", p.display())));
+        return Err(Error::Config(format!(
+            "--output {}: is a folder, expected a file",
+            p.display()
+        )));
     }
     Ok(OutputConfig {
         format,
@@ -60,7 +63,9 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
             )));
         }
         if tables.iter().any(|(n, _)| n == name) {
-            return Err(Error::Config(format!("--table {t}: table '{name}' is given twice")));
+            return Err(Error::Config(format!(
+                "--table {t}: table '{name}' is given twice"
+            )));
         }
         if path.is_empty() {
             return Err(Error::Config(format!("--table {t}: empty path")));

@@ -106,12 +106,18 @@ impl Engine {
             && let SchemaError::FieldNotFound { field, .. } = schema_error.as_ref()
             && let Some(lake) = &self.lake
             && tables::asim_family(&field.name).is_some()
-            && !lake.files.iter().any(|f| f.schema.field_with_name(&field.name).is_ok())
+            && !lake
+                .files
+                .iter()
+                .any(|f| f.schema.field_with_name(&field.name).is_ok())
         {
             return Error::table(
                 tables::SESSIONS,
                 &lake.source,
-                format!("column {} is missing in every file (the query needs it)", field.name),
+                format!(
+                    "column {} is missing in every file (the query needs it)",
+                    field.name
+                ),
             );
         }
         Error::datafusion(context, e)
@@ -119,7 +125,11 @@ impl Engine {
 
     /// Plan a library query with its parameter values bound, check that the lake has the columns it
     /// reads, and return the DataFrame (nothing has run yet).
-    pub async fn plan_query(&self, q: &Query, values: Vec<(String, ScalarValue)>) -> Result<DataFrame> {
+    pub async fn plan_query(
+        &self,
+        q: &Query,
+        values: Vec<(String, ScalarValue)>,
+    ) -> Result<DataFrame> {
         let qerr = |line: Option<usize>, msg: String| Error::QueryFile {
             path: q.origin.clone(),
             line,
@@ -127,7 +137,13 @@ impl Engine {
         };
         let mut statements = DFParser::parse_sql(&q.text).map_err(|e| qerr(None, one_line(&e)))?;
         if statements.len() != 1 {
-            return Err(qerr(None, format!("a query file holds exactly one statement, found {}", statements.len())));
+            return Err(qerr(
+                None,
+                format!(
+                    "a query file holds exactly one statement, found {}",
+                    statements.len()
+                ),
+            ));
         }
         let statement = statements.pop_front().expect("one");
         let state = self.ctx.state();
@@ -149,15 +165,25 @@ impl Engine {
         for name in used.keys() {
             let bare = name.trim_start_matches('$');
             if !q.meta.params.iter().any(|p| p.name == bare) {
-                return Err(qerr(None, format!("placeholder {name} is not declared in the header's params")));
+                return Err(qerr(
+                    None,
+                    format!("placeholder {name} is not declared in the header's params"),
+                ));
             }
         }
         for p in &q.meta.params {
             if !used.contains_key(&format!("${}", p.name)) {
-                return Err(qerr(None, format!("parameter '{}' is declared but ${} is not used", p.name, p.name)));
+                return Err(qerr(
+                    None,
+                    format!(
+                        "parameter '{}' is declared but ${} is not used",
+                        p.name, p.name
+                    ),
+                ));
             }
         }
-        let plan = bind(plan, values, &used).map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
+        let plan = bind(plan, values, &used)
+            .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
         self.check_lake(&plan)?;
         self.ctx
             .execute_logical_plan(plan)
@@ -165,21 +191,31 @@ impl Engine {
             .map_err(|e| Error::datafusion(format!("query {}", q.meta.name), e))
     }
 
-    /// Check the columns a plan reads from `NetworkSessions` in every file of the lake.
+    /// Check the lake columns a plan refers to, in every file of the lake.
     fn check_lake(&self, plan: &LogicalPlan) -> Result<()> {
-        let Some(lake) = &self.lake else { return Ok(()) };
-        let optimized = self
-            .ctx
-            .state()
-            .optimize(plan)
-            .map_err(|e| Error::datafusion("planning", e))?;
-        let cols = tables::scanned_columns(&optimized, tables::SESSIONS);
+        let Some(lake) = &self.lake else {
+            return Ok(());
+        };
+        // Names the plan refers to that are columns of the lake (aliases of the same name are
+        // checked too: harmless, they come from the lake).
+        let cols: Vec<String> = tables::referenced_columns(plan)
+            .into_iter()
+            .filter(|c| {
+                lake.files
+                    .iter()
+                    .any(|f| f.schema.field_with_name(c).is_ok())
+            })
+            .collect();
         lake.check_columns(&cols)
     }
 
     /// Plan every statement of ad-hoc SQL (DDL such as CREATE VIEW runs as it is planned, so later
     /// statements see it). `params` bind `$name` placeholders; unknown names are an error.
-    pub async fn plan_sql(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Vec<DataFrame>> {
+    pub async fn plan_sql(
+        &self,
+        sql: &str,
+        params: &[(String, ScalarValue)],
+    ) -> Result<Vec<DataFrame>> {
         let statements = DFParser::parse_sql(sql).map_err(|e| Error::datafusion("SQL", e))?;
         if statements.is_empty() {
             return Err(Error::Config("no SQL statement given".into()));
@@ -194,11 +230,16 @@ impl Engine {
                 .statement_to_plan(statement)
                 .await
                 .map_err(|e| self.planning_error("SQL", e))?;
-            let used = plan.get_parameter_types().map_err(|e| Error::datafusion("SQL", e))?;
+            let used = plan
+                .get_parameter_types()
+                .map_err(|e| Error::datafusion("SQL", e))?;
             for name in used.keys() {
                 let bare = name.trim_start_matches('$');
                 if !params.iter().any(|(n, _)| n == bare) {
-                    return Err(Error::param(bare, format!("the SQL uses {name} but no --param {bare}=VALUE was given")));
+                    return Err(Error::param(
+                        bare,
+                        format!("the SQL uses {name} but no --param {bare}=VALUE was given"),
+                    ));
                 }
                 used_names.push(bare.to_string());
             }

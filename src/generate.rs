@@ -15,7 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
@@ -76,7 +78,10 @@ impl Spec {
         let start = NaiveDate::parse_from_str(&a.start, "%Y-%m-%d")
             .map_err(|_| Error::Config(format!("--start {}: expected YYYY-MM-DD", a.start)))?;
         if a.days == 0 || a.days > 3660 {
-            return Err(Error::Config(format!("--days {}: expected 1 to 3660", a.days)));
+            return Err(Error::Config(format!(
+                "--days {}: expected 1 to 3660",
+                a.days
+            )));
         }
         if a.rows == 0 {
             return Err(Error::Config("--rows must be at least 1".into()));
@@ -104,7 +109,11 @@ pub struct Summary {
 
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("TimeGenerated", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "TimeGenerated",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("EventCount", DataType::Int32, false),
         Field::new("EventType", DataType::Utf8, false),
         Field::new("EventResult", DataType::Utf8, true),
@@ -146,22 +155,66 @@ struct Row {
 
 /// Well-known domains: the head of the popularity list and of real traffic.
 const POPULAR: &[&str] = &[
-    "google.com", "microsoft.com", "windowsupdate.com", "apple.com", "amazonaws.com", "facebook.com",
-    "youtube.com", "office.com", "live.com", "azure.com", "akamaiedge.net", "cloudflare.com",
-    "github.com", "googleapis.com", "gstatic.com", "icloud.com", "linkedin.com", "twitter.com",
-    "netflix.com", "bing.com", "yahoo.com", "wikipedia.org", "zoom.us", "slack.com", "dropbox.com",
-    "salesforce.com", "adobe.com", "okta.com", "digicert.com", "mozilla.org", "ubuntu.com",
-    "debian.org", "docker.io", "npmjs.org", "pypi.org", "crates.io", "bbc.co.uk", "amazon.co.uk",
-    "spotify.com", "whatsapp.net", "instagram.com", "tiktokcdn.com", "doubleclick.net", "msn.com",
-    "skype.com", "sharepoint.com", "outlook.com", "cloudfront.net", "fastly.net", "jsdelivr.net",
+    "google.com",
+    "microsoft.com",
+    "windowsupdate.com",
+    "apple.com",
+    "amazonaws.com",
+    "facebook.com",
+    "youtube.com",
+    "office.com",
+    "live.com",
+    "azure.com",
+    "akamaiedge.net",
+    "cloudflare.com",
+    "github.com",
+    "googleapis.com",
+    "gstatic.com",
+    "icloud.com",
+    "linkedin.com",
+    "twitter.com",
+    "netflix.com",
+    "bing.com",
+    "yahoo.com",
+    "wikipedia.org",
+    "zoom.us",
+    "slack.com",
+    "dropbox.com",
+    "salesforce.com",
+    "adobe.com",
+    "okta.com",
+    "digicert.com",
+    "mozilla.org",
+    "ubuntu.com",
+    "debian.org",
+    "docker.io",
+    "npmjs.org",
+    "pypi.org",
+    "crates.io",
+    "bbc.co.uk",
+    "amazon.co.uk",
+    "spotify.com",
+    "whatsapp.net",
+    "instagram.com",
+    "tiktokcdn.com",
+    "doubleclick.net",
+    "msn.com",
+    "skype.com",
+    "sharepoint.com",
+    "outlook.com",
+    "cloudfront.net",
+    "fastly.net",
+    "jsdelivr.net",
 ];
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ne", "ru", "ta", "vo", "zen", "bit", "cor", "dat", "el", "fin", "gro", "hub",
-    "ion", "jet", "kin", "lux", "mod", "nex", "opt", "pix", "qua", "rex", "sol", "tek", "uni", "vex",
-    "web", "xor", "yal", "zip", "ar", "bo", "cu", "da", "fe", "gi", "ha",
+    "ka", "lo", "mi", "ne", "ru", "ta", "vo", "zen", "bit", "cor", "dat", "el", "fin", "gro",
+    "hub", "ion", "jet", "kin", "lux", "mod", "nex", "opt", "pix", "qua", "rex", "sol", "tek",
+    "uni", "vex", "web", "xor", "yal", "zip", "ar", "bo", "cu", "da", "fe", "gi", "ha",
 ];
-const TLDS: &[&str] = &["com", "net", "org", "io", "co", "de", "fr", "info", "biz", "co.uk", "com.au", "app", "dev"];
+const TLDS: &[&str] = &[
+    "com", "net", "org", "io", "co", "de", "fr", "info", "biz", "co.uk", "com.au", "app", "dev",
+];
 
 /// The k-th long-tail domain: stable pronounceable name from the seed.
 fn tail_domain(seed: u64, k: u64) -> String {
@@ -184,20 +237,34 @@ fn public_ipv4(h: u64) -> String {
     if a == 10 || a == 127 || (a == 172 && (16..32).contains(&b)) || (a == 192 && b == 168) {
         a += 1; // step out of private and loopback space
     }
-    format!("{a}.{b}.{}.{}", (h >> 16) as u8, 1 + ((h >> 24) % 254) as u8)
+    format!(
+        "{a}.{b}.{}.{}",
+        (h >> 16) as u8,
+        1 + ((h >> 24) % 254) as u8
+    )
 }
 
 fn internal_ip(seed: u64, k: u64) -> String {
     let h = mix(seed ^ 0x1a7e, k);
-    if h % 4 == 0 {
+    if h.is_multiple_of(4) {
         format!("192.168.{}.{}", (h >> 8) % 8, 2 + (h >> 16) % 250)
     } else {
-        format!("10.{}.{}.{}", (h >> 8) % 4, (h >> 16) % 256, 2 + (h >> 24) % 250)
+        format!(
+            "10.{}.{}.{}",
+            (h >> 8) % 4,
+            (h >> 16) % 256,
+            2 + (h >> 24) % 250
+        )
     }
 }
 
 fn ipv6(h: u64) -> String {
-    format!("2001:db8:{:x}:{:x}::{:x}", (h >> 16) & 0xffff, (h >> 32) & 0xffff, h & 0xfff)
+    format!(
+        "2001:db8:{:x}:{:x}::{:x}",
+        (h >> 16) & 0xffff,
+        (h >> 32) & 0xffff,
+        h & 0xfff
+    )
 }
 
 struct World {
@@ -219,7 +286,9 @@ impl World {
     }
     /// Long-tail domain k is in the popularity list when k is even.
     fn listed_tail(&self) -> impl Iterator<Item = String> + '_ {
-        (0..self.tail).filter(|k| k % 2 == 0).map(|k| tail_domain(self.seed, k))
+        (0..self.tail)
+            .filter(|k| k % 2 == 0)
+            .map(|k| tail_domain(self.seed, k))
     }
 }
 
@@ -237,7 +306,12 @@ fn background_row(w: &World, rng: &mut Rng, t_us: i64) -> Row {
     } else if roll < 0.80 {
         ("ICMP", None)
     } else if roll < 0.90 {
-        ("TCP", Some(*rng.pick(&[22, 25, 389, 445, 587, 993, 3389, 8080, 8443, 8888, 5223, 1194])))
+        (
+            "TCP",
+            Some(*rng.pick(&[
+                22, 25, 389, 445, 587, 993, 3389, 8080, 8443, 8888, 5223, 1194,
+            ])),
+        )
     } else if roll < 0.97 {
         ("TCP", Some(49152 + rng.below(16384) as i32))
     } else {
@@ -274,9 +348,16 @@ fn background_row(w: &World, rng: &mut Rng, t_us: i64) -> Row {
         } else if h < 0.95 {
             tail_domain(w.seed, rng.below(w.tail))
         } else if h < 0.98 {
-            format!("{}.{}", rng.pick(&["nas", "printer", "intranet", "wiki", "git"]), rng.pick(&["local", "lan", "home", "LAN", "Home"]))
+            format!(
+                "{}.{}",
+                rng.pick(&["nas", "printer", "intranet", "wiki", "git"]),
+                rng.pick(&["local", "lan", "home", "LAN", "Home"])
+            )
         } else {
-            return Row { host: Some(String::new()), ..bare(t_us, src, dst, dport, proto, result, action, rng) };
+            return Row {
+                host: Some(String::new()),
+                ..bare(t_us, src, dst, dport, proto, result, action, rng)
+            };
         };
         let prefix = *rng.pick(&["www.", "api.", "cdn.", "", "login.", "static.", "mail."]);
         let mut name = format!("{prefix}{domain}");
@@ -287,7 +368,10 @@ fn background_row(w: &World, rng: &mut Rng, t_us: i64) -> Row {
     } else {
         None
     };
-    Row { host, ..bare(t_us, src, dst, dport, proto, result, action, rng) }
+    Row {
+        host,
+        ..bare(t_us, src, dst, dport, proto, result, action, rng)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -309,7 +393,10 @@ fn bare(
     } else {
         Some((200.0 * (rng.unit() * 9.0).exp()) as i64)
     };
-    let direction = if dst.as_deref().is_some_and(|d| d.starts_with("10.") || d.starts_with("192.168.")) {
+    let direction = if dst
+        .as_deref()
+        .is_some_and(|d| d.starts_with("10.") || d.starts_with("192.168."))
+    {
         "Local"
     } else {
         "Outbound"
@@ -325,9 +412,17 @@ fn bare(
         dst,
         dport,
         sbytes,
-        dbytes: if failed { Some(0) } else { Some((500.0 * (rng.unit() * 10.0).exp()) as i64) },
+        dbytes: if failed {
+            Some(0)
+        } else {
+            Some((500.0 * (rng.unit() * 10.0).exp()) as i64)
+        },
         host: None,
-        duration_ms: if failed { rng.below(3000) as i32 } else { rng.below(600_000) as i32 },
+        duration_ms: if failed {
+            rng.below(3000) as i32
+        } else {
+            rng.below(600_000) as i32
+        },
     }
 }
 
@@ -349,10 +444,19 @@ fn scan_row(t_us: i64, src: &str, dst: &str, port: i32, result: &'static str) ->
     }
 }
 
-const SCAN_PORTS: &[i32] = &[21, 22, 23, 25, 110, 111, 135, 139, 445, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 9200, 11211, 27017, 2375, 5985, 49151];
+const SCAN_PORTS: &[i32] = &[
+    21, 22, 23, 25, 110, 111, 135, 139, 445, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 9200, 11211,
+    27017, 2375, 5985, 49151,
+];
 
 /// Planted events for one day, sorted by time.
-fn planted_rows(w: &World, rng: &mut Rng, day_start_us: i64, day_index: u32, rows_today: usize) -> Vec<Row> {
+fn planted_rows(
+    w: &World,
+    rng: &mut Rng,
+    day_start_us: i64,
+    day_index: u32,
+    rows_today: usize,
+) -> Vec<Row> {
     let mut out = Vec::new();
     const BIN: i64 = 120_000_000;
     let day_us = 86_400_000_000i64;
@@ -381,21 +485,43 @@ fn planted_rows(w: &World, rng: &mut Rng, day_start_us: i64, day_index: u32, row
             // near miss: exactly 5 distinct ports (threshold is "> 5")
             3 => {
                 for (i, p) in SCAN_PORTS.iter().take(5).enumerate() {
-                    out.push(scan_row(bin0 + i as i64 * 1_000_000, &scanner, &target, *p, "Failure"));
+                    out.push(scan_row(
+                        bin0 + i as i64 * 1_000_000,
+                        &scanner,
+                        &target,
+                        *p,
+                        "Failure",
+                    ));
                 }
             }
             // near miss: many ports but against a private target, or all succeeded
             4 => {
                 let private = internal_ip(w.seed, s as u64);
                 for (i, p) in SCAN_PORTS.iter().take(12).enumerate() {
-                    out.push(scan_row(bin0 + i as i64 * 1_000_000, &scanner, &private, *p, "Failure"));
-                    out.push(scan_row(bin0 + i as i64 * 1_000_000 + 7, &scanner, &target, *p, "Success"));
+                    out.push(scan_row(
+                        bin0 + i as i64 * 1_000_000,
+                        &scanner,
+                        &private,
+                        *p,
+                        "Failure",
+                    ));
+                    out.push(scan_row(
+                        bin0 + i as i64 * 1_000_000 + 7,
+                        &scanner,
+                        &target,
+                        *p,
+                        "Success",
+                    ));
                 }
             }
             // near miss: 10 ports split 5/5 over a bin edge
             5 => {
                 for (i, p) in SCAN_PORTS.iter().take(10).enumerate() {
-                    let t = if i < 5 { bin0 + BIN - 1 - i as i64 } else { bin0 + BIN + i as i64 };
+                    let t = if i < 5 {
+                        bin0 + BIN - 1 - i as i64
+                    } else {
+                        bin0 + BIN + i as i64
+                    };
                     out.push(scan_row(t, &scanner, &target, *p, "Failure"));
                 }
             }
@@ -404,7 +530,13 @@ fn planted_rows(w: &World, rng: &mut Rng, day_start_us: i64, day_index: u32, row
                 let v6 = ipv6(mix(w.seed, s as u64));
                 for (i, p) in SCAN_PORTS.iter().take(9).enumerate() {
                     out.push(scan_row(bin0 + i as i64, &scanner, &v6, *p, "Failure"));
-                    out.push(scan_row(bin0 + i as i64, &scanner, &target, 49512 + i as i32 * 100, "Failure"));
+                    out.push(scan_row(
+                        bin0 + i as i64,
+                        &scanner,
+                        &target,
+                        49512 + i as i32 * 100,
+                        "Failure",
+                    ));
                 }
             }
         }
@@ -528,7 +660,8 @@ impl Builders {
             Arc::new(self.host.finish()),
         ];
         self.len = 0;
-        RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Config(format!("generate: {e}")))
+        RecordBatch::try_new(schema.clone(), cols)
+            .map_err(|e| Error::Config(format!("generate: {e}")))
     }
 }
 
@@ -545,7 +678,9 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
     let world = World::new(spec);
     std::fs::create_dir_all(&spec.out).map_err(io_err(&spec.out))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(spec.row_group_rows))
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
         .build();
@@ -553,9 +688,17 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
     let base_rows = spec.rows / spec.days as usize;
     for day in 0..spec.days {
         let date = spec.start + chrono::Days::new(day as u64);
-        let day_start_us = date.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros();
+        let day_start_us = date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros();
         let mut rng = Rng::new(spec.seed ^ ((day as u64 + 1) << 32));
-        let rows_today = if day + 1 == spec.days { spec.rows - base_rows * (spec.days as usize - 1) } else { base_rows };
+        let rows_today = if day + 1 == spec.days {
+            spec.rows - base_rows * (spec.days as usize - 1)
+        } else {
+            base_rows
+        };
         let planted = planted_rows(&world, &mut rng, day_start_us, day, rows_today);
         let background = rows_today.saturating_sub(planted.len());
         let planted: Vec<Row> = planted.into_iter().take(rows_today).collect();
@@ -584,27 +727,38 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
             let r = background_row(&world, &mut rng, t);
             b.push(&r);
             if b.len >= chunk {
-                writer.write(&b.finish(&schema)?).map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+                writer
+                    .write(&b.finish(&schema)?)
+                    .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
             }
         }
         for r in &planted[pi..] {
             b.push(r);
         }
         if b.len > 0 {
-            writer.write(&b.finish(&schema)?).map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+            writer
+                .write(&b.finish(&schema)?)
+                .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
         }
-        let file = writer.into_inner().map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
         file.sync_all().map_err(io_err(&path))?;
-        tmp_path.persist(&path).map_err(|e| io_err(&path)(e.error))?;
+        tmp_path
+            .persist(&path)
+            .map_err(|e| io_err(&path)(e.error))?;
         summary.rows += background + planted.len();
         summary.files += 1;
     }
     if let Some(dpath) = &spec.domains_out {
         let mut text = String::new();
-        let mut rank = 1;
-        for d in POPULAR.iter().map(|s| s.to_string()).chain(world.listed_tail()) {
-            text.push_str(&format!("{rank},{d}\n"));
-            rank += 1;
+        for (i, d) in POPULAR
+            .iter()
+            .map(|s| s.to_string())
+            .chain(world.listed_tail())
+            .enumerate()
+        {
+            text.push_str(&format!("{},{d}\n", i + 1));
         }
         let dir = match dpath.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

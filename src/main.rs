@@ -16,7 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("nethunt: error: cannot start the runtime: {e}");
@@ -28,7 +31,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Hits) => ExitCode::from(1),
         Err(e) => {
             let text = anyhow::Error::new(e).to_string();
-            eprintln!("nethunt: error: {}", text.split_whitespace().collect::<Vec<_>>().join(" "));
+            eprintln!(
+                "nethunt: error: {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
             ExitCode::from(2)
         }
     }

@@ -48,7 +48,9 @@ pub struct Written {
 }
 
 fn null_text_options() -> FormatOptions<'static> {
-    FormatOptions::default().with_null("NULL").with_display_error(true)
+    FormatOptions::default()
+        .with_null("NULL")
+        .with_display_error(true)
 }
 
 /// Render batches as an aligned table (used by `table` and by the REPL).
@@ -66,7 +68,12 @@ pub fn table_string(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Strin
 }
 
 /// Stream the DataFrame's rows in `format` into `w`.
-async fn write_to<W: Write + Send>(df: DataFrame, format: Format, w: W, what: &Path) -> Result<(W, Written)> {
+async fn write_to<W: Write + Send>(
+    df: DataFrame,
+    format: Format,
+    w: W,
+    what: &Path,
+) -> Result<(W, Written)> {
     let schema: SchemaRef = df.schema().inner().clone();
     let fail = |m: String| Error::Output {
         path: what.to_path_buf(),
@@ -97,7 +104,10 @@ async fn write_to<W: Write + Send>(df: DataFrame, format: Format, w: W, what: &P
             w
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).with_null("".into()).build(w);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .with_null("".into())
+                .build(w);
             let mut wrote = false;
             while let Some(b) = next_batch!() {
                 rows += b.num_rows();
@@ -105,7 +115,9 @@ async fn write_to<W: Write + Send>(df: DataFrame, format: Format, w: W, what: &P
                 wrote = true;
             }
             if !wrote {
-                writer.write(&RecordBatch::new_empty(schema.clone())).map_err(|e| fail(e.to_string()))?;
+                writer
+                    .write(&RecordBatch::new_empty(schema.clone()))
+                    .map_err(|e| fail(e.to_string()))?;
             }
             writer.into_inner()
         }
@@ -117,12 +129,9 @@ async fn write_to<W: Write + Send>(df: DataFrame, format: Format, w: W, what: &P
                 rows += b.num_rows();
                 writer.write(&b).map_err(|e| fail(e.to_string()))?;
             }
+            // arrow writes `[]` for an empty result itself
             writer.finish().map_err(|e| fail(e.to_string()))?;
             let mut w = writer.into_inner();
-            if rows == 0 {
-                // arrow writes nothing for an empty array; an empty result is still valid JSON.
-                w.write_all(b"[]").map_err(|e| fail(e.to_string()))?;
-            }
             w.write_all(b"\n").map_err(|e| fail(e.to_string()))?;
             w
         }
@@ -167,7 +176,9 @@ pub async fn write(df: DataFrame, format: Format, path: Option<&Path>) -> Result
                     flush_stdout(&mut w)?;
                     Ok(written)
                 }
-                Err(Error::Output { msg, .. }) if msg.contains("Broken pipe") => Ok(Written::default()),
+                Err(Error::Output { msg, .. }) if msg.contains("Broken pipe") => {
+                    Ok(Written::default())
+                }
                 Err(e) => Err(e),
             }
         }

@@ -39,7 +39,11 @@ impl ParamType {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -81,9 +85,9 @@ pub fn parse_value(ty: ParamType, text: &str) -> Result<ScalarValue, String> {
             _ => Err(format!("expected true or false, got '{text}'")),
         },
         ParamType::Interval => parse_interval(t).map(|nanos| {
-            ScalarValue::IntervalMonthDayNano(Some(
-                arrow::datatypes::IntervalMonthDayNano::new(0, 0, nanos),
-            ))
+            ScalarValue::IntervalMonthDayNano(Some(arrow::datatypes::IntervalMonthDayNano::new(
+                0, 0, nanos,
+            )))
         }),
         ParamType::Timestamp => parse_timestamp(t)
             .map(|us| ScalarValue::TimestampMicrosecond(Some(us), Some(Arc::from("UTC")))),
@@ -91,10 +95,9 @@ pub fn parse_value(ty: ParamType, text: &str) -> Result<ScalarValue, String> {
             let items = split_list(t);
             let mut v = Vec::with_capacity(items.len());
             for item in items {
-                v.push(
-                    item.parse::<i64>()
-                        .map_err(|_| format!("expected a list of integers, got '{item}' in '{text}'"))?,
-                );
+                v.push(item.parse::<i64>().map_err(|_| {
+                    format!("expected a list of integers, got '{item}' in '{text}'")
+                })?);
             }
             Ok(list_scalar(Arc::new(Int64Array::from(v))))
         }
@@ -109,12 +112,18 @@ pub fn parse_value(ty: ParamType, text: &str) -> Result<ScalarValue, String> {
 }
 
 fn list_scalar(values: ArrayRef) -> ScalarValue {
-    ScalarValue::List(Arc::new(SingleRowListArrayBuilder::new(values).build_list_array()))
+    ScalarValue::List(Arc::new(
+        SingleRowListArrayBuilder::new(values).build_list_array(),
+    ))
 }
 
 /// `443,53` or `[443, 53]`; an empty text or `[]` is the empty list.
 fn split_list(t: &str) -> Vec<&str> {
-    let inner = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t).trim();
+    let inner = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t)
+        .trim();
     if inner.is_empty() {
         return Vec::new();
     }
@@ -128,7 +137,9 @@ pub fn parse_interval(t: &str) -> Result<i64, String> {
         format!("expected a positive time span such as 2m, 90s, 1h, 1d or '2 minutes', got '{t}'")
     };
     let s = t.trim().to_ascii_lowercase();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(bad)?;
     let (num, unit) = s.split_at(split);
     let num: f64 = num.parse().map_err(|_| bad())?;
     let unit_nanos: f64 = match unit.trim() {
@@ -142,7 +153,7 @@ pub fn parse_interval(t: &str) -> Result<i64, String> {
         _ => return Err(bad()),
     };
     let nanos = num * unit_nanos;
-    if !(nanos >= 1.0 && nanos < 9.2e18) {
+    if !(1.0..9.2e18).contains(&nanos) {
         return Err(bad());
     }
     Ok(nanos.round() as i64)
@@ -153,13 +164,22 @@ pub fn parse_timestamp(t: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_micros());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(dt.and_utc().timestamp_micros());
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros());
     }
     Err(format!(
         "expected a timestamp (RFC 3339, 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', UTC), got '{t}'"
@@ -180,7 +200,10 @@ pub fn from_toml(ty: ParamType, v: &toml::Value) -> Result<ScalarValue, String> 
         (ParamType::IntList, V::Array(items)) => {
             let v = items
                 .iter()
-                .map(|i| i.as_integer().ok_or_else(|| format!("expected integers, got {i}")))
+                .map(|i| {
+                    i.as_integer()
+                        .ok_or_else(|| format!("expected integers, got {i}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(list_scalar(Arc::new(Int64Array::from(v))))
         }
@@ -188,7 +211,9 @@ pub fn from_toml(ty: ParamType, v: &toml::Value) -> Result<ScalarValue, String> 
             let v = items
                 .iter()
                 .map(|i| {
-                    i.as_str().map(str::to_string).ok_or_else(|| format!("expected strings, got {i}"))
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("expected strings, got {i}"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(list_scalar(Arc::new(StringArray::from(v))))
@@ -251,18 +276,28 @@ mod tests {
 
     #[test]
     fn lists_and_scalars() {
-        assert!(matches!(parse_value(ParamType::IntList, "[443, 53]"), Ok(ScalarValue::List(l)) if l.value(0).len() == 2));
-        assert!(matches!(parse_value(ParamType::IntList, ""), Ok(ScalarValue::List(l)) if l.value(0).is_empty()));
+        assert!(
+            matches!(parse_value(ParamType::IntList, "[443, 53]"), Ok(ScalarValue::List(l)) if l.value(0).len() == 2)
+        );
+        assert!(
+            matches!(parse_value(ParamType::IntList, ""), Ok(ScalarValue::List(l)) if l.value(0).is_empty())
+        );
         assert!(parse_value(ParamType::IntList, "443,x").is_err());
         assert!(parse_value(ParamType::Int, "5x").is_err());
-        assert_eq!(parse_value(ParamType::Int, " 7 "), Ok(ScalarValue::Int64(Some(7))));
+        assert_eq!(
+            parse_value(ParamType::Int, " 7 "),
+            Ok(ScalarValue::Int64(Some(7)))
+        );
         assert!(parse_value(ParamType::Bool, "maybe").is_err());
         assert!(parse_value(ParamType::Float, "NaN").is_err());
     }
 
     #[test]
     fn assignments() {
-        assert_eq!(split_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            split_assignment("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
         assert!(split_assignment("novalue").is_err());
         assert!(split_assignment("1x=2").is_err());
     }

@@ -90,16 +90,22 @@ impl Query {
             let Some(body) = t.strip_prefix("--") else {
                 return Err(err(
                     Some(i + 1),
-                    "header lines must be SQL comments ('-- ...') until the closing '-- ---'".into(),
+                    "header lines must be SQL comments ('-- ...') until the closing '-- ---'"
+                        .into(),
                 ));
             };
             toml_text.push_str(body.strip_prefix(' ').unwrap_or(body));
             toml_text.push('\n');
         }
-        let end = end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
+        let end =
+            end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
         let header_line = |offset: usize| -> usize {
             // byte offset in toml_text -> file line
-            first + 2 + toml_text[..offset.min(toml_text.len())].matches('\n').count()
+            first
+                + 2
+                + toml_text[..offset.min(toml_text.len())]
+                    .matches('\n')
+                    .count()
         };
         let table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| header_line(s.start));
@@ -109,7 +115,10 @@ impl Query {
         let get_str = |key: &str, required: bool| -> Result<Option<String>> {
             match table.get(key) {
                 Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-                Some(other) => Err(err(None, format!("header field '{key}' must be a non-empty string, got {other}"))),
+                Some(other) => Err(err(
+                    None,
+                    format!("header field '{key}' must be a non-empty string, got {other}"),
+                )),
                 None if required => Err(err(None, format!("header field '{key}' is missing"))),
                 None => Ok(None),
             }
@@ -117,16 +126,30 @@ impl Query {
         let id = get_str("id", true)?.unwrap_or_default();
         let name = get_str("name", false)?.unwrap_or_else(|| stem.to_string());
         if name != stem {
-            return Err(err(None, format!("header name '{name}' differs from the file name '{stem}'")));
+            return Err(err(
+                None,
+                format!("header name '{name}' differs from the file name '{stem}'"),
+            ));
         }
         if !params::is_identifier(&name) {
-            return Err(err(None, format!("query name '{name}' must be an identifier ([A-Za-z_][A-Za-z0-9_]*)")));
+            return Err(err(
+                None,
+                format!("query name '{name}' must be an identifier ([A-Za-z_][A-Za-z0-9_]*)"),
+            ));
         }
         let title = get_str("title", true)?.unwrap_or_default();
         let description = get_str("description", true)?.unwrap_or_default();
-        let severity = get_str("severity", true)?.unwrap_or_default().to_ascii_lowercase();
+        let severity = get_str("severity", true)?
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !SEVERITIES.contains(&severity.as_str()) {
-            return Err(err(None, format!("severity '{severity}' is not one of {}", SEVERITIES.join(", "))));
+            return Err(err(
+                None,
+                format!(
+                    "severity '{severity}' is not one of {}",
+                    SEVERITIES.join(", ")
+                ),
+            ));
         }
         let mitre = match table.get("mitre") {
             Some(toml::Value::Array(a)) => a
@@ -135,10 +158,20 @@ impl Query {
                     v.as_str()
                         .filter(|s| is_mitre_id(s))
                         .map(str::to_string)
-                        .ok_or_else(|| err(None, format!("mitre entries are technique ids like \"T1046\", got {v}")))
+                        .ok_or_else(|| {
+                            err(
+                                None,
+                                format!("mitre entries are technique ids like \"T1046\", got {v}"),
+                            )
+                        })
                 })
                 .collect::<Result<Vec<_>>>()?,
-            Some(other) => return Err(err(None, format!("mitre must be an array of technique ids, got {other}"))),
+            Some(other) => {
+                return Err(err(
+                    None,
+                    format!("mitre must be an array of technique ids, got {other}"),
+                ));
+            }
             None => return Err(err(None, "header field 'mitre' is missing".into())),
         };
         let source = get_str("source", false)?;
@@ -153,19 +186,25 @@ impl Query {
                     if !params::is_identifier(pname) {
                         return Err(perr("name must be an identifier".into()));
                     }
-                    let spec = spec.as_table().ok_or_else(|| perr("expected a table {type = ..., default = ...}".into()))?;
+                    let spec = spec.as_table().ok_or_else(|| {
+                        perr("expected a table {type = ..., default = ...}".into())
+                    })?;
                     let ty: ParamType = spec
                         .get("type")
                         .and_then(|v| v.as_str())
                         .ok_or_else(|| perr("missing 'type'".into()))?
                         .parse()
                         .map_err(perr)?;
-                    let dv = spec.get("default").ok_or_else(|| perr("missing 'default'".into()))?;
+                    let dv = spec
+                        .get("default")
+                        .ok_or_else(|| perr("missing 'default'".into()))?;
                     let default = params::from_toml(ty, dv).map_err(perr)?;
                     let doc = spec.get("doc").and_then(|v| v.as_str()).map(str::to_string);
                     for key in spec.keys() {
                         if !["type", "default", "doc"].contains(&key.as_str()) {
-                            return Err(perr(format!("unknown key '{key}' (use type, default, doc)")));
+                            return Err(perr(format!(
+                                "unknown key '{key}' (use type, default, doc)"
+                            )));
                         }
                     }
                     params_out.push(ParamSpec {
@@ -180,10 +219,22 @@ impl Query {
             Some(other) => return Err(err(None, format!("params must be a table, got {other}"))),
         }
         const KNOWN: [&str; 10] = [
-            "id", "name", "title", "description", "mitre", "severity", "source", "reference", "params", "tags",
+            "id",
+            "name",
+            "title",
+            "description",
+            "mitre",
+            "severity",
+            "source",
+            "reference",
+            "params",
+            "tags",
         ];
         if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(err(None, format!("unknown header field '{k}' (known: {})", KNOWN.join(", "))));
+            return Err(err(
+                None,
+                format!("unknown header field '{k}' (known: {})", KNOWN.join(", ")),
+            ));
         }
         let body = lines[end + 1..].join("\n");
         if body.trim().is_empty() {
@@ -223,12 +274,20 @@ impl Query {
                     format!(
                         "unknown parameter for query {} (it takes: {})",
                         self.meta.name,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 ));
             };
             let v = params::parse_value(spec.ty, text).map_err(|m| Error::param(name, m))?;
-            values.iter_mut().find(|(n, _)| n == name).expect("declared").1 = v;
+            values
+                .iter_mut()
+                .find(|(n, _)| n == name)
+                .expect("declared")
+                .1 = v;
         }
         Ok(values)
     }
@@ -259,7 +318,11 @@ impl Library {
     pub fn load(dir: Option<&Path>) -> Result<Library> {
         let mut queries = Vec::new();
         for (name, text) in BUILTIN {
-            queries.push(Query::parse(text, &PathBuf::from(format!("builtin:queries/{name}.sql")), name)?);
+            queries.push(Query::parse(
+                text,
+                &PathBuf::from(format!("builtin:queries/{name}.sql")),
+                name,
+            )?);
         }
         if let Some(dir) = dir {
             let entries = std::fs::read_dir(dir).map_err(|e| Error::Io {
@@ -329,23 +392,36 @@ mod tests {
         assert_eq!(v[0].1, ScalarValue::Int64(Some(7)));
         let e = q.bind(&[("m".into(), "7".into())]).unwrap_err().to_string();
         assert!(e.contains("'m'") && e.contains("unknown parameter"), "{e}");
-        let e = q.bind(&[("n".into(), "seven".into())]).unwrap_err().to_string();
+        let e = q
+            .bind(&[("n".into(), "seven".into())])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'n'") && e.contains("integer"), "{e}");
     }
 
     #[test]
     fn header_errors_name_the_line() {
-        let e = parse(&GOOD.replace("default = 5", "default = ")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("default = 5", "default = "))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("q.sql:9: header"), "{e}");
-        let e = parse(&GOOD.replace("\"T1046\"", "\"recon\"")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("\"T1046\"", "\"recon\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mitre"), "{e}");
-        let e = parse(&GOOD.replace("-- severity = \"low\"\n", "")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("-- severity = \"low\"\n", ""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("severity"), "{e}");
         let e = parse("SELECT 1").unwrap_err().to_string();
         assert!(e.starts_with("q.sql:1:"), "{e}");
-        let e = parse(&GOOD.replace("type = \"int\"", "type = \"integer\"")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("type = \"int\"", "type = \"integer\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown parameter type 'integer'"), "{e}");
-        let e = parse(&GOOD.replace("default = 5", "default = \"5\"")).unwrap_err().to_string();
+        let e = parse(&GOOD.replace("default = 5", "default = \"5\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("parameter 'n'"), "{e}");
     }
 
@@ -353,6 +429,11 @@ mod tests {
     fn builtins_parse() {
         let lib = Library::load(None).unwrap();
         assert_eq!(lib.queries.len(), BUILTIN.len());
-        assert!(lib.get("nope").unwrap_err().to_string().contains("non_standard_ports"));
+        assert!(
+            lib.get("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("non_standard_ports")
+        );
     }
 }

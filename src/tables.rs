@@ -2,7 +2,7 @@
 //! and any `--table NAME=PATH`, with schema checks that name the file and the column.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -10,14 +10,16 @@ use arrow::compute::CastOptions;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 use futures::TryStreamExt;
-use datafusion::datasource::file_format::FileFormat;
 
 use crate::error::{Error, Result};
 
@@ -38,8 +40,10 @@ pub enum Family {
 impl Family {
     pub fn accepts(self, t: &DataType) -> bool {
         match self {
-            Family::String => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-                || matches!(t, DataType::Dictionary(_, v) if Family::String.accepts(v)),
+            Family::String => {
+                matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                    || matches!(t, DataType::Dictionary(_, v) if Family::String.accepts(v))
+            }
             Family::Integer => t.is_integer(),
             Family::Timestamp => matches!(t, DataType::Timestamp(_, _)),
             Family::Float => t.is_floating() || t.is_integer(),
@@ -61,21 +65,54 @@ impl Family {
 pub fn asim_family(col: &str) -> Option<Family> {
     use Family::*;
     Some(match col {
-        "TimeGenerated" | "EventStartTime" | "EventEndTime" | "ThreatFirstReportedTime"
+        "TimeGenerated"
+        | "EventStartTime"
+        | "EventEndTime"
+        | "ThreatFirstReportedTime"
         | "ThreatLastReportedTime" => Timestamp,
-        "EventCount" | "SrcPortNumber" | "DstPortNumber" | "SrcNatPortNumber" | "DstNatPortNumber"
-        | "SrcBytes" | "DstBytes" | "NetworkBytes" | "SrcPackets" | "DstPackets" | "NetworkPackets"
-        | "NetworkDuration" | "NetworkIcmpCode" | "NetworkRuleNumber" | "ThreatRiskLevel" => Integer,
+        "EventCount" | "SrcPortNumber" | "DstPortNumber" | "SrcNatPortNumber"
+        | "DstNatPortNumber" | "SrcBytes" | "DstBytes" | "NetworkBytes" | "SrcPackets"
+        | "DstPackets" | "NetworkPackets" | "NetworkDuration" | "NetworkIcmpCode"
+        | "NetworkRuleNumber" | "ThreatRiskLevel" => Integer,
         "SrcGeoLatitude" | "SrcGeoLongitude" | "DstGeoLatitude" | "DstGeoLongitude" => Float,
-        "TcpFlagsAck" | "TcpFlagsFin" | "TcpFlagsSyn" | "TcpFlagsUrg" | "TcpFlagsPsh" | "TcpFlagsRst"
-        | "TcpFlagsEce" | "TcpFlagsCwr" | "TcpFlagsNs" => Bool,
-        "SrcIpAddr" | "DstIpAddr" | "SrcNatIpAddr" | "DstNatIpAddr" | "DvcIpAddr" | "EventResult"
-        | "EventResultDetails" | "EventType" | "EventSubType" | "EventProduct" | "EventVendor"
-        | "EventSeverity" | "EventSchema" | "EventSchemaVersion" | "DvcAction" | "DvcHostname"
-        | "NetworkProtocol" | "NetworkProtocolVersion" | "NetworkApplicationProtocol"
-        | "NetworkDirection" | "UrlHostname" | "UrlOriginal" | "UrlCategory" | "SrcHostname"
-        | "DstHostname" | "SrcFQDN" | "DstFQDN" | "SrcDomain" | "DstDomain" | "Dvc" | "Src" | "Dst"
-        | "NetworkSessionId" | "EventOriginalUid" | "SrcUsername" | "DstUsername" => String,
+        "TcpFlagsAck" | "TcpFlagsFin" | "TcpFlagsSyn" | "TcpFlagsUrg" | "TcpFlagsPsh"
+        | "TcpFlagsRst" | "TcpFlagsEce" | "TcpFlagsCwr" | "TcpFlagsNs" => Bool,
+        "SrcIpAddr"
+        | "DstIpAddr"
+        | "SrcNatIpAddr"
+        | "DstNatIpAddr"
+        | "DvcIpAddr"
+        | "EventResult"
+        | "EventResultDetails"
+        | "EventType"
+        | "EventSubType"
+        | "EventProduct"
+        | "EventVendor"
+        | "EventSeverity"
+        | "EventSchema"
+        | "EventSchemaVersion"
+        | "DvcAction"
+        | "DvcHostname"
+        | "NetworkProtocol"
+        | "NetworkProtocolVersion"
+        | "NetworkApplicationProtocol"
+        | "NetworkDirection"
+        | "UrlHostname"
+        | "UrlOriginal"
+        | "UrlCategory"
+        | "SrcHostname"
+        | "DstHostname"
+        | "SrcFQDN"
+        | "DstFQDN"
+        | "SrcDomain"
+        | "DstDomain"
+        | "Dvc"
+        | "Src"
+        | "Dst"
+        | "NetworkSessionId"
+        | "EventOriginalUid"
+        | "SrcUsername"
+        | "DstUsername" => String,
         _ => return None,
     })
 }
@@ -160,12 +197,20 @@ async fn read_footer_schema(
     ParquetFormat::default()
         .infer_schema(&state, store, std::slice::from_ref(meta))
         .await
-        .map_err(|e| format!("not a readable Parquet file ({})", crate::error::one_line(&e)))
+        .map_err(|e| {
+            format!(
+                "not a readable Parquet file ({})",
+                crate::error::one_line(&e)
+            )
+        })
 }
 
 /// Hive partition columns (`key=value` folders) of a file path relative to the table root.
 fn partition_keys(root: &str, path: &str) -> Vec<String> {
-    let rel = path.strip_prefix(root).unwrap_or(path).trim_start_matches('/');
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .trim_start_matches('/');
     let mut segs: Vec<&str> = rel.split('/').collect();
     segs.pop(); // the file name
     segs.iter()
@@ -173,30 +218,107 @@ fn partition_keys(root: &str, path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Split a local glob into the folder before the first wildcard and the pattern after it.
+fn split_glob(source: &str) -> (PathBuf, String) {
+    let mut prefix = PathBuf::new();
+    let mut rest: Vec<&str> = Vec::new();
+    for seg in source.split('/') {
+        if rest.is_empty() && !seg.contains(['*', '?']) {
+            prefix.push(if seg.is_empty() { "/" } else { seg });
+        } else {
+            rest.push(seg);
+        }
+    }
+    if prefix.as_os_str().is_empty() {
+        prefix.push(".");
+    }
+    (prefix, rest.join("/"))
+}
+
+/// Match path segments against pattern segments: `*` and `?` within a segment, `**` any number of
+/// segments.
+fn glob_path_match(pattern: &[&str], path: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((&"**", rest)) => (0..=path.len()).any(|i| glob_path_match(rest, &path[i..])),
+        Some((p, rest)) => {
+            !path.is_empty() && glob_match(p, path[0]) && glob_path_match(rest, &path[1..])
+        }
+    }
+}
+
+/// Expand a local glob to the files it matches, sorted.
+fn expand_local_glob(source: &str) -> Result<Vec<PathBuf>> {
+    let (prefix, pattern) = split_glob(source);
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = Vec::new();
+    let mut stack = vec![prefix.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(&prefix) {
+                let segs: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
+                if glob_path_match(&pat, &segs) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::table(
+            SESSIONS,
+            source,
+            "no files match this pattern",
+        ));
+    }
+    Ok(out)
+}
+
 /// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
-/// `date=2024-07-30/` become columns), or a glob. Every footer is read first: a file that is not
-/// Parquet, an empty folder or inconsistent partitioning is an error naming the file.
+/// `date=2024-07-30/` become columns), or a glob (`lake/*/*.parquet`, `lake/**/*.parquet`; a
+/// glob lists files, so it brings no partition columns). Every footer is read first: a file that is
+/// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
 pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lake> {
     let fail = |msg: String| Error::table(SESSIONS, source, msg);
-    let is_glob = source.contains(['*', '?', '[']);
-    if !source.contains("://") && !is_glob && !Path::new(source).exists() {
+    let local = !source.contains("://");
+    let is_glob = local && source.contains(['*', '?']);
+    if local && !is_glob && !Path::new(source).exists() {
         return Err(fail("no such file or directory".into()));
     }
-    let url = ListingTableUrl::parse(source).map_err(|e| fail(crate::error::one_line(&e)))?;
+    let urls: Vec<ListingTableUrl> = if is_glob {
+        expand_local_glob(source)?
+            .iter()
+            .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| fail(crate::error::one_line(&e)))?
+    } else {
+        vec![ListingTableUrl::parse(source).map_err(|e| fail(crate::error::one_line(&e)))?]
+    };
+    let url = urls[0].clone();
     let store = ctx
         .runtime_env()
         .object_store(url.object_store())
         .map_err(|e| fail(crate::error::one_line(&e)))?;
     let state = ctx.state();
-    let is_dir = url.is_collection() || is_glob;
+    let is_dir = !is_glob && url.is_collection();
     let ext = if is_dir { ".parquet" } else { "" };
-    let mut metas: Vec<object_store::ObjectMeta> = url
-        .list_all_files(&state, store.as_ref(), ext)
-        .await
-        .map_err(|e| fail(crate::error::one_line(&e)))?
-        .try_collect()
-        .await
-        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let mut metas: Vec<object_store::ObjectMeta> = Vec::new();
+    for u in &urls {
+        let found: Vec<object_store::ObjectMeta> = u
+            .list_all_files(&state, store.as_ref(), ext)
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?
+            .try_collect()
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?;
+        metas.extend(found);
+    }
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     if metas.is_empty() {
         return Err(fail(if is_dir {
@@ -214,7 +336,11 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
         let schema = read_footer_schema(ctx, &store, meta)
             .await
             .map_err(|m| Error::table(SESSIONS, &location, m))?;
-        let keys = if is_dir { partition_keys(&root, meta.location.as_ref()) } else { vec![] };
+        let keys = if is_dir {
+            partition_keys(&root, meta.location.as_ref())
+        } else {
+            vec![]
+        };
         match &partition_cols {
             None => partition_cols = Some(keys),
             Some(p) if *p != keys => {
@@ -247,7 +373,10 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
                 return Err(Error::table(
                     SESSIONS,
                     &f.location,
-                    format!("column {} is also a hive partition folder name", field.name()),
+                    format!(
+                        "column {} is also a hive partition folder name",
+                        field.name()
+                    ),
                 ));
             }
             if !fields.iter().any(|x| x.name() == field.name()) {
@@ -264,9 +393,12 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(ext)
         .with_table_partition_cols(
-            partition_cols.iter().map(|c| (c.clone(), DataType::Utf8)).collect(),
+            partition_cols
+                .iter()
+                .map(|c| (c.clone(), DataType::Utf8))
+                .collect(),
         );
-    let config = ListingTableConfig::new(url)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(file_schema);
     let table = ListingTable::try_new(config).map_err(|e| fail(crate::error::one_line(&e)))?;
@@ -279,24 +411,15 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
     })
 }
 
-/// The columns a plan reads from `table` (after projection push-down).
-pub fn scanned_columns(plan: &LogicalPlan, table: &str) -> Vec<String> {
+/// Every column name a plan refers to (in any node or subquery). Checked against the lake before
+/// optimisation, so a mistyped column is reported as such rather than as a failed coercion.
+pub fn referenced_columns(plan: &LogicalPlan) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
-    let _ = plan.apply(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && scan.table_name.table() == table
-        {
-            for f in scan.projected_schema.fields() {
-                if !cols.contains(f.name()) {
-                    cols.push(f.name().clone());
-                }
-            }
-        }
-        // Subqueries hide inside expressions.
-        let _ = node.apply_subqueries(|sub| {
-            for c in scanned_columns(sub, table) {
-                if !cols.contains(&c) {
-                    cols.push(c);
+    let _ = plan.apply_with_subqueries(|node| {
+        let _ = node.apply_expressions(|e| {
+            for c in e.column_refs() {
+                if !cols.contains(&c.name) {
+                    cols.push(c.name.clone());
                 }
             }
             Ok(TreeNodeRecursion::Continue)
@@ -353,7 +476,9 @@ pub fn read_zip_csv(path: &Path, pattern: &str) -> Result<Vec<u8>> {
     let mut matched = Vec::new();
     let mut names = Vec::new();
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| fail(format!("corrupt zip entry #{i} ({e})")))?;
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| fail(format!("corrupt zip entry #{i} ({e})")))?;
         let name = match entry.name() {
             Ok(n) => n.to_string(),
             Err(_) => String::from_utf8_lossy(entry.name_raw()).into_owned(),
@@ -369,7 +494,9 @@ pub fn read_zip_csv(path: &Path, pattern: &str) -> Result<Vec<u8>> {
             .read_to_end(&mut out)
             .map_err(|e| fail(format!("cannot unzip entry '{name}' ({e})")))?;
         if out.len() as u64 > MAX_UNZIPPED {
-            return Err(fail(format!("entries expand to more than {MAX_UNZIPPED} bytes; refusing (zip bomb?)")));
+            return Err(fail(format!(
+                "entries expand to more than {MAX_UNZIPPED} bytes; refusing (zip bomb?)"
+            )));
         }
         if out.len() > before && !out.ends_with(b"\n") {
             out.push(b'\n');
@@ -379,7 +506,11 @@ pub fn read_zip_csv(path: &Path, pattern: &str) -> Result<Vec<u8>> {
     if matched.is_empty() {
         return Err(fail(format!(
             "no zip entry matches '{pattern}' (entries: {})",
-            if names.is_empty() { "none".into() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
         )));
     }
     Ok(out)
@@ -400,13 +531,15 @@ pub fn parse_domains_csv(bytes: &[u8], shown: &str) -> Result<Vec<RecordBatch>> 
     let schema = domains_schema();
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            Error::table(DOMAINS, shown, format!("not a rank,domain CSV: {e}"))
-        })?;
+        let batch = batch
+            .map_err(|e| Error::table(DOMAINS, shown, format!("not a rank,domain CSV: {e}")))?;
         let pos = arrow::compute::cast_with_options(
             batch.column(0),
             &DataType::Int32,
-            &CastOptions { safe: true, ..Default::default() },
+            &CastOptions {
+                safe: true,
+                ..Default::default()
+            },
         )
         .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?;
         let dom: ArrayRef = batch.column(1).clone();
@@ -425,31 +558,60 @@ async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<Re
     let df = ctx
         .read_parquet(path, ParquetReadOptions::default())
         .await
-        .map_err(|e| fail(format!("not a readable Parquet file ({})", crate::error::one_line(&e))))?;
+        .map_err(|e| {
+            fail(format!(
+                "not a readable Parquet file ({})",
+                crate::error::one_line(&e)
+            ))
+        })?;
     let schema = df.schema().clone();
-    let find = |n: &str| schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(n)).cloned();
+    let find = |n: &str| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| f.name().eq_ignore_ascii_case(n))
+            .cloned()
+    };
     let dom = find("Domain").ok_or_else(|| fail("column Domain is missing".into()))?;
     if !Family::String.accepts(dom.data_type()) {
-        return Err(fail(format!("column Domain has type {}, expected a string", dom.data_type())));
+        return Err(fail(format!(
+            "column Domain has type {}, expected a string",
+            dom.data_type()
+        )));
     }
     let pos = find("Position").or_else(|| find("rank"));
     if let Some(p) = &pos
         && !p.data_type().is_integer()
     {
-        return Err(fail(format!("column {} has type {}, expected an integer", p.name(), p.data_type())));
+        return Err(fail(format!(
+            "column {} has type {}, expected an integer",
+            p.name(),
+            p.data_type()
+        )));
     }
-    let batches = df.collect().await.map_err(|e| fail(crate::error::one_line(&e)))?;
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
     let target = domains_schema();
     let mut out = Vec::new();
     for b in batches {
-        let d = arrow::compute::cast(b.column_by_name(dom.name()).expect("exists"), &DataType::Utf8)
-            .map_err(|e| fail(e.to_string()))?;
+        let d = arrow::compute::cast(
+            b.column_by_name(dom.name()).expect("exists"),
+            &DataType::Utf8,
+        )
+        .map_err(|e| fail(e.to_string()))?;
         let p: ArrayRef = match &pos {
-            Some(p) => arrow::compute::cast(b.column_by_name(p.name()).expect("exists"), &DataType::Int32)
-                .map_err(|e| fail(e.to_string()))?,
+            Some(p) => arrow::compute::cast(
+                b.column_by_name(p.name()).expect("exists"),
+                &DataType::Int32,
+            )
+            .map_err(|e| fail(e.to_string()))?,
             None => arrow::array::new_null_array(&DataType::Int32, b.num_rows()),
         };
-        out.push(RecordBatch::try_new(target.clone(), vec![p, d]).map_err(|e| fail(e.to_string()))?);
+        out.push(
+            RecordBatch::try_new(target.clone(), vec![p, d]).map_err(|e| fail(e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -497,10 +659,16 @@ pub async fn register_extra(ctx: &SessionContext, name: &str, path: &str) -> Res
         let df = ctx
             .read_parquet(path, ParquetReadOptions::default())
             .await
-            .map_err(|e| fail(format!("not a readable Parquet source ({})", crate::error::one_line(&e))))?;
+            .map_err(|e| {
+                fail(format!(
+                    "not a readable Parquet source ({})",
+                    crate::error::one_line(&e)
+                ))
+            })?;
         df.into_view()
     };
-    ctx.register_table(TableReference::bare(name), provider).map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(name), provider)
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
     Ok(())
 }
 
@@ -508,7 +676,9 @@ pub async fn register_extra(ctx: &SessionContext, name: &str, path: &str) -> Res
 pub fn strings(a: &ArrayRef) -> Vec<Option<String>> {
     let a = arrow::compute::cast(a, &DataType::Utf8).expect("castable to Utf8");
     let s = a.as_any().downcast_ref::<StringArray>().expect("utf8");
-    (0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())).collect()
+    (0..s.len())
+        .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -526,8 +696,34 @@ mod tests {
     }
 
     #[test]
+    fn path_globs() {
+        let m = |p: &str, s: &str| {
+            glob_path_match(
+                &p.split('/').collect::<Vec<_>>(),
+                &s.split('/').collect::<Vec<_>>(),
+            )
+        };
+        assert!(m("*/*.parquet", "date=1/a.parquet"));
+        assert!(!m("*.parquet", "date=1/a.parquet"));
+        assert!(m("**/*.parquet", "a.parquet"));
+        assert!(m("**/*.parquet", "x/y/a.parquet"));
+        assert!(m("date=2024-07-3*/*.parquet", "date=2024-07-31/p.parquet"));
+        assert_eq!(
+            split_glob("data/lake/*/x.parquet"),
+            (PathBuf::from("data/lake"), "*/x.parquet".to_string())
+        );
+        assert_eq!(
+            split_glob("/abs/*.parquet"),
+            (PathBuf::from("/abs"), "*.parquet".to_string())
+        );
+    }
+
+    #[test]
     fn partitions() {
-        assert_eq!(partition_keys("lake", "lake/date=2024-01-01/hour=03/p.parquet"), vec!["date", "hour"]);
+        assert_eq!(
+            partition_keys("lake", "lake/date=2024-01-01/hour=03/p.parquet"),
+            vec!["date", "hour"]
+        );
         assert!(partition_keys("lake", "lake/p.parquet").is_empty());
     }
 

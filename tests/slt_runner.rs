@@ -58,7 +58,11 @@ fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, SltError> {
                     .zip(b.columns())
                     .map(|(f, c)| {
                         let s = f.value(r).to_string();
-                        if s.is_empty() && !c.is_null(r) { "(empty)".to_string() } else { s }
+                        if s.is_empty() && !c.is_null(r) {
+                            "(empty)".to_string()
+                        } else {
+                            s
+                        }
                     })
                     .collect(),
             );
@@ -70,14 +74,25 @@ fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, SltError> {
 impl Nethunt {
     async fn run_library_query(&self, spec: &str) -> Result<Vec<RecordBatch>, SltError> {
         let mut words = spec.split_whitespace();
-        let name = words.next().ok_or_else(|| SltError("RUN QUERY needs a name".into()))?;
+        let name = words
+            .next()
+            .ok_or_else(|| SltError("RUN QUERY needs a name".into()))?;
         let assignments = words
             .map(|w| nethunt::params::split_assignment(w).map_err(|e| SltError(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let q = self.library.get(name).map_err(|e| SltError(e.to_string()))?;
+        let q = self
+            .library
+            .get(name)
+            .map_err(|e| SltError(e.to_string()))?;
         let values = q.bind(&assignments).map_err(|e| SltError(e.to_string()))?;
-        let df = self.engine.plan_query(&q, values).await.map_err(|e| SltError(e.to_string()))?;
-        df.collect().await.map_err(|e| SltError(nethunt::error::one_line(&e)))
+        let df = self
+            .engine
+            .plan_query(&q, values)
+            .await
+            .map_err(|e| SltError(e.to_string()))?;
+        df.collect()
+            .await
+            .map_err(|e| SltError(nethunt::error::one_line(&e)))
     }
 }
 
@@ -90,16 +105,38 @@ impl sqllogictest::AsyncDB for Nethunt {
         let trimmed = sql.trim();
         let (batches, schema_types) = if let Some(spec) = trimmed.strip_prefix("RUN QUERY ") {
             let b = self.run_library_query(spec).await?;
-            let types = b.first().map(|b| b.schema().fields().iter().map(|f| column_type(f.data_type())).collect());
+            let types = b.first().map(|b| {
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| column_type(f.data_type()))
+                    .collect()
+            });
             (b, types)
         } else {
-            let frames = self.engine.plan_sql(sql, &[]).await.map_err(|e| SltError(e.to_string()))?;
+            let frames = self
+                .engine
+                .plan_sql(sql, &[])
+                .await
+                .map_err(|e| SltError(e.to_string()))?;
             let df = frames.into_iter().last().expect("one statement");
-            let types: Vec<_> = df.schema().fields().iter().map(|f| column_type(f.data_type())).collect();
-            let b = df.collect().await.map_err(|e| SltError(nethunt::error::one_line(&e)))?;
+            let types: Vec<_> = df
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| column_type(f.data_type()))
+                .collect();
+            let b = df
+                .collect()
+                .await
+                .map_err(|e| SltError(nethunt::error::one_line(&e)))?;
             (b, Some(types))
         };
-        let first_word = trimmed.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let first_word = trimmed
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         if ["CREATE", "INSERT", "DROP", "SET"].contains(&first_word.as_str()) {
             return Ok(DBOutput::StatementComplete(0));
         }

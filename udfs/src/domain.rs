@@ -9,8 +9,8 @@ use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use psl::Type;
 use psl::Psl as _;
+use psl::Type;
 
 use crate::DOC_SECTION;
 use crate::kernel;
@@ -53,9 +53,12 @@ fn normalize_host(host: &str) -> Option<String> {
         if label.is_empty() || label.len() > 63 {
             return None;
         }
-        let ok = label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (!c.is_ascii() && c.is_alphanumeric()));
+        let ok = label.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || c == '-'
+                || c == '_'
+                || (!c.is_ascii() && c.is_alphanumeric())
+        });
         if !ok {
             return None;
         }
@@ -147,7 +150,10 @@ impl ScalarUDFImpl for SecondLevelDomain {
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 1 {
-            return plan_err!("second_level_domain takes 1 argument, got {}", arg_types.len());
+            return plan_err!(
+                "second_level_domain takes 1 argument, got {}",
+                arg_types.len()
+            );
         }
         kernel::coerce_all_strings(self.name(), arg_types)
     }
@@ -208,7 +214,10 @@ impl ScalarUDFImpl for RegisteredDomain {
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 1 {
-            return plan_err!("registered_domain takes 1 argument, got {}", arg_types.len());
+            return plan_err!(
+                "registered_domain takes 1 argument, got {}",
+                arg_types.len()
+            );
         }
         kernel::coerce_all_strings(self.name(), arg_types)
     }

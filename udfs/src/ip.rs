@@ -24,8 +24,8 @@ use datafusion::logical_expr::{
 
 use arrow::array::BooleanBuilder;
 
-use crate::kernel;
 use crate::DOC_SECTION;
+use crate::kernel;
 
 /// An inclusive range of IPv4 addresses as integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +91,18 @@ pub fn parse_ipv4_net(s: &str) -> Option<Ipv4Net> {
 }
 
 const PRIVATE: [Ipv4Net; 3] = [
-    Ipv4Net { first: 0x0A00_0000, last: 0x0AFF_FFFF }, // 10.0.0.0/8
-    Ipv4Net { first: 0xAC10_0000, last: 0xAC1F_FFFF }, // 172.16.0.0/12
-    Ipv4Net { first: 0xC0A8_0000, last: 0xC0A8_FFFF }, // 192.168.0.0/16
+    Ipv4Net {
+        first: 0x0A00_0000,
+        last: 0x0AFF_FFFF,
+    }, // 10.0.0.0/8
+    Ipv4Net {
+        first: 0xAC10_0000,
+        last: 0xAC1F_FFFF,
+    }, // 172.16.0.0/12
+    Ipv4Net {
+        first: 0xC0A8_0000,
+        last: 0xC0A8_FFFF,
+    }, // 192.168.0.0/16
 ];
 
 /// Kusto `ipv4_is_private`: `Some(true)` inside 10/8, 172.16/12 or 192.168/16, `Some(false)`
@@ -213,7 +222,10 @@ impl ScalarUDFImpl for Ipv4IsInRange {
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 2 {
-            return plan_err!("ipv4_is_in_range takes 2 arguments, got {}", arg_types.len());
+            return plan_err!(
+                "ipv4_is_in_range takes 2 arguments, got {}",
+                arg_types.len()
+            );
         }
         kernel::coerce_all_strings(self.name(), arg_types)
     }
@@ -308,7 +320,10 @@ fn in_any(ip: &str, ranges: &Option<Vec<Ipv4Net>>) -> Option<bool> {
 }
 
 fn is_list(t: &DataType) -> bool {
-    matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _))
+    matches!(
+        t,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
+    )
 }
 
 impl ScalarUDFImpl for Ipv4IsInAnyRange {
@@ -365,13 +380,17 @@ impl ScalarUDFImpl for Ipv4IsInAnyRange {
         // Fast path: all ranges constant -> parse once, then a unary kernel over the addresses.
         if rest.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
             let ranges = if list_form {
-                let ColumnarValue::Scalar(s) = &rest[0] else { unreachable!() };
+                let ColumnarValue::Scalar(s) = &rest[0] else {
+                    unreachable!()
+                };
                 let arr = s.to_array_of_size(1)?;
                 list_row_ranges(&arr, 0)?
             } else {
                 let mut texts = Vec::with_capacity(rest.len());
                 for a in rest {
-                    let ColumnarValue::Scalar(s) = a else { unreachable!() };
+                    let ColumnarValue::Scalar(s) = a else {
+                        unreachable!()
+                    };
                     match kernel::scalar_str(s) {
                         Some(t) => texts.push(t),
                         None => return exec_err!("ipv4_is_in_any_range: ranges must be strings"),
@@ -396,7 +415,11 @@ impl ScalarUDFImpl for Ipv4IsInAnyRange {
             let lists = rest[0].to_array(n)?;
             for row in 0..n {
                 let ranges = list_row_ranges(&lists, row)?;
-                out.push(if ips.is_null(row) { None } else { in_any(ips.value(row), &ranges) });
+                out.push(if ips.is_null(row) {
+                    None
+                } else {
+                    in_any(ips.value(row), &ranges)
+                });
             }
         } else {
             let cols = rest
@@ -408,7 +431,11 @@ impl ScalarUDFImpl for Ipv4IsInAnyRange {
                     let c = c.as_string::<i32>();
                     (!c.is_null(row)).then(|| c.value(row))
                 }));
-                out.push(if ips.is_null(row) { None } else { in_any(ips.value(row), &ranges) });
+                out.push(if ips.is_null(row) {
+                    None
+                } else {
+                    in_any(ips.value(row), &ranges)
+                });
             }
         }
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(out))))
@@ -428,7 +455,9 @@ fn list_row_ranges(lists: &ArrayRef, row: usize) -> Result<Option<Vec<Ipv4Net>>>
         DataType::List(_) => lists.as_list::<i32>().value(row),
         DataType::LargeList(_) => lists.as_list::<i64>().value(row),
         DataType::FixedSizeList(_, _) => lists.as_fixed_size_list().value(row),
-        other => return exec_err!("ipv4_is_in_any_range: expected an array of ranges, got {other}"),
+        other => {
+            return exec_err!("ipv4_is_in_any_range: expected an array of ranges, got {other}");
+        }
     };
     let values = kernel::to_utf8(&values)?;
     Ok(parse_ranges(values.as_string::<i32>().iter()))
@@ -444,8 +473,21 @@ mod tests {
         assert_eq!(parse_ipv4("255.255.255.255"), Some(u32::MAX));
         assert_eq!(parse_ipv4("0.0.0.0"), Some(0));
         for bad in [
-            "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "010.1.1.1", "1.2.3.04", " 1.2.3.4", "1.2.3.4 ",
-            "1.2.3.+4", "1..2.3", "a.b.c.d", "::1", "::ffff:10.0.0.1", "1.2.3.4\n", "1.2.3.1000",
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "010.1.1.1",
+            "1.2.3.04",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "1.2.3.+4",
+            "1..2.3",
+            "a.b.c.d",
+            "::1",
+            "::ffff:10.0.0.1",
+            "1.2.3.4\n",
+            "1.2.3.1000",
             "١.٢.٣.٤",
         ] {
             assert_eq!(parse_ipv4(bad), None, "{bad:?}");
@@ -456,10 +498,26 @@ mod tests {
     fn prefixes() {
         assert_eq!(
             parse_ipv4_net("192.168.1.1/24"),
-            Some(Ipv4Net { first: 0xC0A8_0100, last: 0xC0A8_01FF })
+            Some(Ipv4Net {
+                first: 0xC0A8_0100,
+                last: 0xC0A8_01FF
+            })
         );
-        assert_eq!(parse_ipv4_net("1.2.3.4/0"), Some(Ipv4Net { first: 0, last: u32::MAX }));
-        for bad in ["10.0.0.1/33", "10.0.0.1/", "10.0.0.1/08", "10.0.0.1/-1", "10.0.0.1/ 8", "/8"] {
+        assert_eq!(
+            parse_ipv4_net("1.2.3.4/0"),
+            Some(Ipv4Net {
+                first: 0,
+                last: u32::MAX
+            })
+        );
+        for bad in [
+            "10.0.0.1/33",
+            "10.0.0.1/",
+            "10.0.0.1/08",
+            "10.0.0.1/-1",
+            "10.0.0.1/ 8",
+            "/8",
+        ] {
             assert_eq!(parse_ipv4_net(bad), None, "{bad:?}");
         }
     }
@@ -498,8 +556,14 @@ mod tests {
 
     #[test]
     fn in_range() {
-        assert_eq!(ipv4_is_in_range("192.168.1.6", "192.168.1.1/24"), Some(true));
-        assert_eq!(ipv4_is_in_range("192.168.2.1", "192.168.1.1/24"), Some(false));
+        assert_eq!(
+            ipv4_is_in_range("192.168.1.6", "192.168.1.1/24"),
+            Some(true)
+        );
+        assert_eq!(
+            ipv4_is_in_range("192.168.2.1", "192.168.1.1/24"),
+            Some(false)
+        );
         assert_eq!(ipv4_is_in_range("127.0.0.1", "127.0.0.1"), Some(true));
         assert_eq!(ipv4_is_in_range("127.0.0.2", "127.0.0.1"), Some(false));
         assert_eq!(ipv4_is_in_range("x", "127.0.0.1"), None);

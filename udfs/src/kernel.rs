@@ -82,7 +82,11 @@ impl Sink for StringBuilder {
     }
 }
 
-fn run<'a, B: Sink>(iter: impl Iterator<Item = Option<&'a str>>, n: usize, f: &dyn Fn(&str, &mut B)) -> ArrayRef {
+fn run<'a, B: Sink>(
+    iter: impl Iterator<Item = Option<&'a str>>,
+    n: usize,
+    f: &dyn Fn(&str, &mut B),
+) -> ArrayRef {
     let mut b = B::with_capacity(n);
     for v in iter {
         match v {
@@ -112,7 +116,10 @@ pub(crate) fn map_array<B: Sink>(array: &dyn Array, f: &dyn Fn(&str, &mut B)) ->
 }
 
 /// Apply `f` over a scalar or array argument, keeping scalars scalar.
-pub(crate) fn map_columnar<B: Sink>(arg: &ColumnarValue, f: &dyn Fn(&str, &mut B)) -> Result<ColumnarValue> {
+pub(crate) fn map_columnar<B: Sink>(
+    arg: &ColumnarValue,
+    f: &dyn Fn(&str, &mut B),
+) -> Result<ColumnarValue> {
     match arg {
         ColumnarValue::Array(a) => Ok(ColumnarValue::Array(map_array::<B>(a.as_ref(), f)?)),
         ColumnarValue::Scalar(s) => {

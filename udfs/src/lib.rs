@@ -50,7 +50,9 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsPrivate::default())),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInRange::default())),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInAnyRange::default())),
-        Arc::new(ScalarUDF::new_from_impl(domain::SecondLevelDomain::default())),
+        Arc::new(ScalarUDF::new_from_impl(
+            domain::SecondLevelDomain::default(),
+        )),
         Arc::new(ScalarUDF::new_from_impl(domain::RegisteredDomain::default())),
     ]
 }

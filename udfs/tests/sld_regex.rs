@@ -7,7 +7,12 @@ use regex::Regex;
 
 fn reference(re: &Regex, s: &str) -> String {
     // The pattern matches every string; a failure here would itself be a finding.
-    re.captures(s).expect("the seed regex always matches").get(1).unwrap().as_str().to_string()
+    re.captures(s)
+        .expect("the seed regex always matches")
+        .get(1)
+        .unwrap()
+        .as_str()
+        .to_string()
 }
 
 fn alphabet() -> impl Strategy<Value = String> {

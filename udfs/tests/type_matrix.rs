@@ -40,11 +40,21 @@ fn columns() -> Vec<(&'static str, ArrayRef)> {
         ("view", Arc::new(StringViewArray::from(INPUTS.to_vec()))),
         (
             "dict32",
-            Arc::new(INPUTS.iter().copied().collect::<DictionaryArray<Int32Type>>()),
+            Arc::new(
+                INPUTS
+                    .iter()
+                    .copied()
+                    .collect::<DictionaryArray<Int32Type>>(),
+            ),
         ),
         (
             "dict8",
-            Arc::new(INPUTS.iter().copied().collect::<DictionaryArray<UInt8Type>>()),
+            Arc::new(
+                INPUTS
+                    .iter()
+                    .copied()
+                    .collect::<DictionaryArray<UInt8Type>>(),
+            ),
         ),
     ]
 }
@@ -58,8 +68,8 @@ async fn context() -> SessionContext {
             .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), cols.into_iter().map(|(_, a)| a).collect())
-        .unwrap();
+    let batch =
+        RecordBatch::try_new(schema.clone(), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
     let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
     ctx.register_table("t", Arc::new(table)).unwrap();
     ctx
@@ -79,7 +89,10 @@ fn as_bools(a: &ArrayRef) -> Vec<Option<bool>> {
 
 fn as_strings(a: &ArrayRef) -> Vec<Option<String>> {
     let a = arrow::compute::cast(a, &DataType::Utf8).unwrap();
-    a.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    a.as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
 }
 
 const COLS: [&str; 5] = ["utf8", "large", "view", "dict32", "dict8"];
@@ -87,8 +100,10 @@ const COLS: [&str; 5] = ["utf8", "large", "view", "dict32", "dict8"];
 #[tokio::test]
 async fn ipv4_is_private_all_types() {
     let ctx = context().await;
-    let want: Vec<Option<bool>> =
-        INPUTS.iter().map(|v| v.and_then(nethunt_udfs::ipv4_is_private)).collect();
+    let want: Vec<Option<bool>> = INPUTS
+        .iter()
+        .map(|v| v.and_then(nethunt_udfs::ipv4_is_private))
+        .collect();
     for c in COLS {
         let got = as_bools(&column_of(&ctx, &format!("SELECT ipv4_is_private({c}) FROM t")).await);
         assert_eq!(got, want, "column {c}");
@@ -105,13 +120,19 @@ async fn ipv4_is_in_range_all_types() {
     for c in COLS {
         // constant range (fast path) and per-row range (slow path) must agree
         let got = as_bools(
-            &column_of(&ctx, &format!("SELECT ipv4_is_in_range({c}, '10.0.0.0/8') FROM t")).await,
+            &column_of(
+                &ctx,
+                &format!("SELECT ipv4_is_in_range({c}, '10.0.0.0/8') FROM t"),
+            )
+            .await,
         );
         assert_eq!(got, want, "column {c}, constant range");
         let got = as_bools(
             &column_of(
                 &ctx,
-                &format!("SELECT ipv4_is_in_range({c}, concat('10.0.0.0/', '8', left({c}, 0))) FROM t"),
+                &format!(
+                    "SELECT ipv4_is_in_range({c}, concat('10.0.0.0/', '8', left({c}, 0))) FROM t"
+                ),
             )
             .await,
         );
@@ -156,8 +177,10 @@ async fn domain_functions_all_types() {
         .iter()
         .map(|v| v.map(|s| nethunt_udfs::second_level_domain(s).to_string()))
         .collect();
-    let want_reg: Vec<Option<String>> =
-        INPUTS.iter().map(|v| v.and_then(nethunt_udfs::registered_domain)).collect();
+    let want_reg: Vec<Option<String>> = INPUTS
+        .iter()
+        .map(|v| v.and_then(nethunt_udfs::registered_domain))
+        .collect();
     for c in COLS {
         let got =
             as_strings(&column_of(&ctx, &format!("SELECT second_level_domain({c}) FROM t")).await);
@@ -181,8 +204,16 @@ async fn scalar_arguments_of_every_type() {
         let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
         let b = &b[0];
         assert!(b.column(0).as_boolean().value(0), "{ty}");
-        assert_eq!(as_strings(b.column(1))[0].as_deref(), Some("google"), "{ty}");
-        assert_eq!(as_strings(b.column(2))[0].as_deref(), Some("example.co.uk"), "{ty}");
+        assert_eq!(
+            as_strings(b.column(1))[0].as_deref(),
+            Some("google"),
+            "{ty}"
+        );
+        assert_eq!(
+            as_strings(b.column(2))[0].as_deref(),
+            Some("example.co.uk"),
+            "{ty}"
+        );
         assert!(b.column(3).is_null(0), "{ty}");
     }
     // untyped NULL literal
