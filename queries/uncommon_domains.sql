@@ -7,6 +7,15 @@
 -- severity = "medium"
 -- source = "Azure Monitor sample query for NetworkSessions: 'High volume traffic to uncommon domains' (KQL)"
 -- reference = "https://learn.microsoft.com/azure/azure-monitor/reference/queries/networksessions"
+--
+-- # KQL: externaldata (Position:int, Domain:string) [@"...top-1m.csv.zip"] with (format="csv", zipPattern="*.csv")
+-- # Fetched and cached by `nethunt domains fetch`; --domains PATH|URL overrides it.
+-- [tables.top1m]
+-- url = "http://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip"
+-- format = "csv"
+-- zip_pattern = "*.csv"
+-- columns = ["Position:int", "Domain:string"]
+-- refresh = "1d"
 -- ---
 --
 -- KQL → SQL notes (see the semantics sheet, section 0):

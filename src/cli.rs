@@ -19,9 +19,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "NETHUNT_LIBRARY", value_name = "DIR")]
     pub library: Option<PathBuf>,
 
-    /// Print no row counts or timings on stderr
+    /// Print no row counts, timings, notices or progress bars on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Cache folder for fetched reference tables [default: $XDG_CACHE_HOME/nethunt or ~/.cache/nethunt]
+    #[arg(long, global = true, env = "NETHUNT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -42,6 +46,47 @@ pub enum Command {
     },
     /// Write a deterministic synthetic ASIM NetworkSessions lake (zstd Parquet, hive-partitioned by date)
     Generate(GenerateArgs),
+    /// Fetch and inspect the cached top-1M domain list (table top1m)
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// Download the list (conditional GET when cached), unzip, parse and cache it as Parquet
+    Fetch(FetchArgs),
+    /// Show what is cached: source, rows, fetch time, ETag, file
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// http(s) URL or local path of the list (zip of CSVs, CSV or Parquet)
+    #[arg(long, default_value = crate::external::UMBRELLA_URL)]
+    pub url: String,
+
+    /// Which zip entries to read (glob on the entry name)
+    #[arg(long, default_value = "*.csv")]
+    pub zip_pattern: String,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Network settings for fetching reference data.
+#[derive(Debug, Args, Clone)]
+pub struct HttpArgs {
+    /// Seconds without data before a download fails (and is retried)
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Retries after a 5xx, 429, timeout or dropped connection (never after other 4xx)
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+
+    /// Largest download accepted, in bytes
+    #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
+    pub max_bytes: u64,
 }
 
 /// Tables and engine settings shared by `run` and `sql`.
@@ -62,6 +107,10 @@ pub struct TableArgs {
     /// Number of partitions / worker threads [default: number of cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Never use the network: reference tables come from the cache or the run fails
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Where and how results are written.

@@ -5,10 +5,15 @@ use std::time::Instant;
 
 use datafusion::prelude::DataFrame;
 
-use crate::cli::{Cli, Command, GenerateArgs, RunArgs, SqlArgs};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{
+    Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, RunArgs, SqlArgs, TableArgs,
+};
 use crate::config::{self, OutputConfig};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::external::{self, ExternalTable, Limits};
 use crate::output;
 use crate::params;
 use crate::queries::{Library, Query};
@@ -24,9 +29,15 @@ pub enum Outcome {
 
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet;
+    let cache = external::cache_root(cli.cache_dir.as_deref());
     match cli.command {
-        Command::Run(args) => run(args, cli.library.as_deref(), quiet).await,
-        Command::Sql(args) => sql(args, quiet).await,
+        Command::Run(args) => run(args, cli.library.as_deref(), &cache, quiet).await,
+        Command::Sql(args) => sql(args, &cache, quiet).await,
+        Command::Domains(DomainsCommand::Fetch(args)) => domains_fetch(args, &cache, quiet).await,
+        Command::Domains(DomainsCommand::Status) => {
+            print!("{}", domains_status(&cache));
+            Ok(Outcome::Ok)
+        }
         Command::Queries => {
             let lib = Library::load(cli.library.as_deref())?;
             print!("{}", list_queries(&lib));
@@ -66,14 +77,33 @@ async fn emit(df: DataFrame, out: &OutputConfig, quiet: bool, started: Instant) 
     Ok(written.rows)
 }
 
-async fn run(args: RunArgs, library: Option<&std::path::Path>, quiet: bool) -> Result<Outcome> {
+async fn run(args: RunArgs, library: Option<&Path>, cache: &Path, quiet: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let opts = config::engine_options(&args.tables)?;
+    let mut opts = config::engine_options(&args.tables)?;
     let assignments = config::assignments(&args.params)?;
     let lib = Library::load(library)?;
     let query = lib.get(&args.query)?;
     let values = query.bind(&assignments)?;
+    let declared = query
+        .meta
+        .tables
+        .iter()
+        .find(|t| t.name == crate::tables::DOMAINS)
+        .cloned()
+        .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
+    let needs_top1m = query.text.contains(crate::tables::DOMAINS);
+    opts.domains = resolve_domains(&args.tables, &declared, cache, needs_top1m, quiet).await?;
+    for t in query
+        .meta
+        .tables
+        .iter()
+        .filter(|t| t.name != crate::tables::DOMAINS)
+    {
+        let path = resolve_declared(t, cache, args.tables.offline, quiet).await?;
+        opts.tables
+            .push((t.name.clone(), path.display().to_string()));
+    }
     let engine = Engine::new(&opts).await?;
     require_tables(&engine, &query)?;
     let df = engine.plan_query(&query, values).await?;
@@ -105,10 +135,10 @@ fn require_tables(engine: &Engine, query: &Query) -> Result<()> {
     Ok(())
 }
 
-async fn sql(args: SqlArgs, quiet: bool) -> Result<Outcome> {
+async fn sql(args: SqlArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let opts = config::engine_options(&args.tables)?;
+    let mut opts = config::engine_options(&args.tables)?;
     let text = match (&args.sql, &args.file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) if f.as_os_str() == "-" => {
@@ -131,6 +161,9 @@ async fn sql(args: SqlArgs, quiet: bool) -> Result<Outcome> {
         .into_iter()
         .map(|(n, v)| (n, params::infer_value(&v)))
         .collect();
+    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
+    let needs_top1m = text.contains(crate::tables::DOMAINS);
+    opts.domains = resolve_domains(&args.tables, &declared, cache, needs_top1m, quiet).await?;
     let engine = Engine::new(&opts).await?;
     let frames = engine.plan_sql(&text, &params).await?;
     // Results of every statement that returns rows are printed; with --output only the last one
@@ -155,6 +188,195 @@ async fn sql(args: SqlArgs, quiet: bool) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+fn http_options(h: &HttpArgs, quiet: bool) -> Result<external::HttpOptions> {
+    if !(h.timeout > 0.0 && h.timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--timeout {}: expected seconds between 0 and 86400",
+            h.timeout
+        )));
+    }
+    Ok(external::HttpOptions {
+        read_timeout: std::time::Duration::from_secs_f64(h.timeout),
+        connect_timeout: std::time::Duration::from_secs_f64(h.timeout.min(10.0)),
+        retries: h.retries,
+        progress: !quiet,
+        ..Default::default()
+    })
+}
+
+fn default_http(quiet: bool) -> external::HttpOptions {
+    external::HttpOptions {
+        progress: !quiet,
+        ..Default::default()
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// Where `top1m` comes from for a run: `--domains PATH` as given; `--domains URL` through the
+/// cache (fetched when missing or stale); otherwise the cached list when there is one (refreshed
+/// with a conditional GET once older than the declared refresh interval), else the bundled
+/// sample with a notice. `--offline` never touches the network and fails when a needed list is not
+/// cached. `None` means the bundled sample.
+async fn resolve_domains(
+    args: &TableArgs,
+    declared: &ExternalTable,
+    cache: &Path,
+    needed: bool,
+    quiet: bool,
+) -> Result<Option<String>> {
+    let name = crate::tables::DOMAINS;
+    match &args.domains {
+        Some(d) if is_url(d) => {
+            let table = ExternalTable {
+                url: d.clone(),
+                ..declared.clone()
+            };
+            Ok(Some(
+                resolve_declared(&table, cache, args.offline, quiet)
+                    .await?
+                    .display()
+                    .to_string(),
+            ))
+        }
+        Some(d) => Ok(Some(d.clone())),
+        None => match external::cached(cache, name) {
+            Some((meta, file)) => {
+                let stale = declared
+                    .refresh
+                    .is_some_and(|r| external::age(&meta).is_none_or(|a| a > r));
+                if stale && !args.offline && is_url(&meta.url) {
+                    let table = ExternalTable {
+                        url: meta.url.clone(),
+                        zip_pattern: meta.zip_pattern.clone(),
+                        ..declared.clone()
+                    };
+                    match external::fetch(&table, cache, &default_http(quiet), &Limits::default())
+                        .await
+                    {
+                        Ok((_, f, _)) => return Ok(Some(f.display().to_string())),
+                        Err(e) if !quiet => eprintln!(
+                            "nethunt: warning: using the cached {name} list: refresh failed: {e}"
+                        ),
+                        Err(_) => {}
+                    }
+                }
+                Ok(Some(file.display().to_string()))
+            }
+            None if needed && args.offline => Err(Error::Config(format!(
+                "--offline: no cached {name} list in {}; run `nethunt domains fetch` first or give --domains PATH",
+                cache.display()
+            ))),
+            None => {
+                if needed && !quiet {
+                    eprintln!(
+                        "nethunt: note: {name} is the bundled sample list; run `nethunt domains fetch` to cache the real top-1M list"
+                    );
+                }
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// A declared external table: the cached copy when it is from the same source and fresh (any age
+/// with `--offline`), else fetched now.
+async fn resolve_declared(
+    table: &ExternalTable,
+    cache: &Path,
+    offline: bool,
+    quiet: bool,
+) -> Result<PathBuf> {
+    if let Some((meta, file)) = external::cached(cache, &table.name)
+        && meta.url == table.url
+    {
+        let fresh = table
+            .refresh
+            .is_none_or(|r| external::age(&meta).is_some_and(|a| a <= r));
+        if offline || fresh {
+            return Ok(file);
+        }
+    }
+    if offline {
+        return Err(Error::Fetch {
+            url: table.url.clone(),
+            msg: format!(
+                "--offline: table {} is not cached from this source in {}; run `nethunt domains fetch --url {}` first",
+                table.name,
+                cache.display(),
+                table.url
+            ),
+        });
+    }
+    let (_, file, _) =
+        external::fetch(table, cache, &default_http(quiet), &Limits::default()).await?;
+    Ok(file)
+}
+
+async fn domains_fetch(args: FetchArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
+    let http = http_options(&args.http, quiet)?;
+    let limits = Limits {
+        max_download: args.http.max_bytes,
+        ..Limits::default()
+    };
+    let table = ExternalTable {
+        zip_pattern: args.zip_pattern.clone(),
+        ..ExternalTable::top1m(&args.url)
+    };
+    let (meta, file, outcome) = external::fetch(&table, cache, &http, &limits).await?;
+    if !quiet {
+        match outcome {
+            external::Outcome::Downloaded => eprintln!(
+                "{}: {} rows ({} bytes downloaded) from {} cached in {}",
+                meta.table,
+                meta.rows,
+                meta.download_bytes,
+                meta.url,
+                file.display()
+            ),
+            external::Outcome::NotModified => eprintln!(
+                "{}: not modified since {} ({}); cached copy kept: {} rows in {}",
+                meta.table,
+                meta.fetched_at,
+                meta.url,
+                meta.rows,
+                file.display()
+            ),
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The `domains status` text.
+pub fn domains_status(cache: &Path) -> String {
+    let entries = external::status(cache);
+    if entries.is_empty() {
+        return format!(
+            "no cached tables in {} (run `nethunt domains fetch`)\n",
+            cache.display()
+        );
+    }
+    let mut s = String::new();
+    for (m, file) in entries {
+        let size = std::fs::metadata(&file).map(|x| x.len()).unwrap_or(0);
+        s.push_str(&format!(
+            "{}\n    source:        {}\n    rows:          {}\n    fetched:       {}\n    last checked:  {}\n    etag:          {}\n    last-modified: {}\n    file:          {} ({} bytes)\n",
+            m.table,
+            m.url,
+            m.rows,
+            m.fetched_at,
+            m.checked_at,
+            m.etag.as_deref().unwrap_or("-"),
+            m.last_modified.as_deref().unwrap_or("-"),
+            file.display(),
+            size
+        ));
+    }
+    s
 }
 
 /// The `queries` listing.

@@ -37,6 +37,10 @@ pub enum Error {
         msg: String,
     },
 
+    /// Fetching an external table failed (download, unzip, parse or cache).
+    #[error("{url}: {msg}")]
+    Fetch { url: String, msg: String },
+
     /// Writing results failed.
     #[error("output {}: {msg}", path.display())]
     Output { path: PathBuf, msg: String },

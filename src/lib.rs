@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod external;
 pub mod generate;
 pub mod output;
 pub mod params;

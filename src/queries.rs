@@ -46,6 +46,8 @@ pub struct QueryMeta {
     pub source: Option<String>,
     pub reference: Option<String>,
     pub params: Vec<ParamSpec>,
+    /// External tables the query reads (`[tables.NAME]`, like KQL externaldata).
+    pub tables: Vec<crate::external::ExternalTable>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,7 +220,33 @@ impl Query {
             }
             Some(other) => return Err(err(None, format!("params must be a table, got {other}"))),
         }
-        const KNOWN: [&str; 10] = [
+        let mut tables_out = Vec::new();
+        match table.get("tables") {
+            None => {}
+            Some(toml::Value::Table(ts)) => {
+                for (tname, spec) in ts {
+                    let spec = spec.as_table().ok_or_else(|| {
+                        err(
+                            None,
+                            format!(
+                                "table '{tname}': expected a table {{url = ..., columns = [...]}}"
+                            ),
+                        )
+                    })?;
+                    if !params::is_identifier(tname) {
+                        return Err(err(
+                            None,
+                            format!("table '{tname}': name must be an identifier"),
+                        ));
+                    }
+                    let t = crate::external::ExternalTable::from_toml(tname, spec)
+                        .map_err(|m| err(None, format!("table '{tname}': {m}")))?;
+                    tables_out.push(t);
+                }
+            }
+            Some(other) => return Err(err(None, format!("tables must be a table, got {other}"))),
+        }
+        const KNOWN: [&str; 11] = [
             "id",
             "name",
             "title",
@@ -228,6 +256,7 @@ impl Query {
             "source",
             "reference",
             "params",
+            "tables",
             "tags",
         ];
         if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -251,6 +280,7 @@ impl Query {
                 source,
                 reference,
                 params: params_out,
+                tables: tables_out,
             },
             text: text.to_string(),
             origin: origin.to_path_buf(),

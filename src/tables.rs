@@ -1,12 +1,10 @@
 //! Table registration: `NetworkSessions` (a Parquet lake), `top1m` (the domain popularity list)
 //! and any `--table NAME=PATH`, with schema checks that name the file and the column.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::compute::CastOptions;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
@@ -432,9 +430,6 @@ pub fn referenced_columns(plan: &LogicalPlan) -> Vec<String> {
 // ------------------------------------------------------------------------------------------------
 // The domain list
 
-/// Most a zipped list may expand to (a top-1M CSV is about 22 MB).
-const MAX_UNZIPPED: u64 = 1 << 30;
-
 fn domains_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("Position", DataType::Int32, true),
@@ -463,92 +458,6 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
-}
-
-/// The CSV text of the entries of a zip archive whose names match `pattern`.
-pub fn read_zip_csv(path: &Path, pattern: &str) -> Result<Vec<u8>> {
-    let shown = path.display().to_string();
-    let fail = |m: String| Error::table(DOMAINS, &shown, m);
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| fail(format!("not a valid zip archive ({e})")))?;
-    let mut out = Vec::new();
-    let mut matched = Vec::new();
-    let mut names = Vec::new();
-    for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| fail(format!("corrupt zip entry #{i} ({e})")))?;
-        let name = match entry.name() {
-            Ok(n) => n.to_string(),
-            Err(_) => String::from_utf8_lossy(entry.name_raw()).into_owned(),
-        };
-        names.push(name.clone());
-        if entry.is_dir() || !glob_match(pattern, &name) {
-            continue;
-        }
-        let budget = MAX_UNZIPPED - out.len() as u64;
-        let before = out.len();
-        (&mut entry)
-            .take(budget + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| fail(format!("cannot unzip entry '{name}' ({e})")))?;
-        if out.len() as u64 > MAX_UNZIPPED {
-            return Err(fail(format!(
-                "entries expand to more than {MAX_UNZIPPED} bytes; refusing (zip bomb?)"
-            )));
-        }
-        if out.len() > before && !out.ends_with(b"\n") {
-            out.push(b'\n');
-        }
-        matched.push(name);
-    }
-    if matched.is_empty() {
-        return Err(fail(format!(
-            "no zip entry matches '{pattern}' (entries: {})",
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        )));
-    }
-    Ok(out)
-}
-
-/// Parse a headerless `rank,domain` CSV. Ranks that are not integers (a header line, say) become
-/// NULL, as KQL's externaldata does; rows with another number of fields are an error.
-pub fn parse_domains_csv(bytes: &[u8], shown: &str) -> Result<Vec<RecordBatch>> {
-    let text_schema = Arc::new(Schema::new(vec![
-        Field::new("Position", DataType::Utf8, true),
-        Field::new("Domain", DataType::Utf8, true),
-    ]));
-    let reader = arrow::csv::ReaderBuilder::new(text_schema)
-        .with_header(false)
-        .with_batch_size(64 * 1024)
-        .build(std::io::Cursor::new(bytes))
-        .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?;
-    let schema = domains_schema();
-    let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch
-            .map_err(|e| Error::table(DOMAINS, shown, format!("not a rank,domain CSV: {e}")))?;
-        let pos = arrow::compute::cast_with_options(
-            batch.column(0),
-            &DataType::Int32,
-            &CastOptions {
-                safe: true,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?;
-        let dom: ArrayRef = batch.column(1).clone();
-        out.push(
-            RecordBatch::try_new(schema.clone(), vec![pos, dom])
-                .map_err(|e| Error::table(DOMAINS, shown, e.to_string()))?,
-        );
-    }
-    Ok(out)
 }
 
 /// Read a Parquet domain list: a string column `Domain` (required) and an integer `Position`
@@ -616,23 +525,23 @@ async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<Re
     Ok(out)
 }
 
-/// Register `top1m(Position INT, Domain STRING)` from a CSV, a zip of CSVs (entries matching
-/// `*.csv`) or a Parquet file. Returns the number of rows.
+/// Register `top1m(Position INT, Domain STRING)` from a CSV (`rank,domain`, header optional;
+/// Majestic's layout works), a zip of CSVs (entries matching `*.csv`) or a Parquet file. Returns
+/// the number of rows.
 pub async fn register_domains(ctx: &SessionContext, path: &str) -> Result<usize> {
-    let lower = path.to_ascii_lowercase();
     let p = Path::new(path);
     if !p.exists() {
         return Err(Error::table(DOMAINS, path, "no such file"));
     }
-    let batches = if lower.ends_with(".parquet") {
+    let batches = if path.to_ascii_lowercase().ends_with(".parquet") {
         read_domains_parquet(ctx, path).await?
     } else {
-        let bytes = if lower.ends_with(".zip") {
-            read_zip_csv(p, "*.csv")?
-        } else {
-            std::fs::read(p).map_err(|e| Error::table(DOMAINS, path, e.to_string()))?
-        };
-        parse_domains_csv(&bytes, path)?
+        let bytes = std::fs::read(p).map_err(|e| Error::table(DOMAINS, path, e.to_string()))?;
+        let table = crate::external::ExternalTable::top1m(path);
+        vec![
+            crate::external::decode(bytes, &table, &crate::external::Limits::default())
+                .map_err(|m| Error::table(DOMAINS, path, m))?,
+        ]
     };
     let rows = batches.iter().map(|b| b.num_rows()).sum();
     let table = MemTable::try_new(domains_schema(), vec![batches])
@@ -725,14 +634,5 @@ mod tests {
             vec!["date", "hour"]
         );
         assert!(partition_keys("lake", "lake/p.parquet").is_empty());
-    }
-
-    #[test]
-    fn domain_csv_header_becomes_null_rank() {
-        let b = parse_domains_csv(b"rank,domain\n1,google.com\n2,\n", "x").unwrap();
-        let pos = b[0].column(0);
-        assert!(pos.is_null(0));
-        assert_eq!(strings(b[0].column(1))[1].as_deref(), Some("google.com"));
-        assert!(parse_domains_csv(b"1,a,b\n", "x").is_err());
     }
 }

@@ -4,6 +4,8 @@
 //! Expected rows on the bundled sample come from an independent oracle written here with plain
 //! loops over the Parquet rows (no SQL, no DataFusion), following the semantics sheet.
 
+mod fetch;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
