@@ -27,8 +27,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "NETHUNT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Without a command: the REPL when stdin is a terminal
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +47,8 @@ pub enum Command {
     },
     /// Write a deterministic synthetic ASIM NetworkSessions lake (zstd Parquet, hive-partitioned by date)
     Generate(GenerateArgs),
+    /// Interactive SQL session (statements from stdin when it is not a terminal)
+    Repl(ReplArgs),
     /// Fetch and inspect the cached top-1M domain list (table top1m)
     #[command(subcommand)]
     Domains(DomainsCommand),
@@ -89,8 +92,8 @@ pub struct HttpArgs {
     pub max_bytes: u64,
 }
 
-/// Tables and engine settings shared by `run` and `sql`.
-#[derive(Debug, Args, Clone)]
+/// Tables and engine settings shared by `run`, `sql` and `repl`.
+#[derive(Debug, Args, Clone, Default)]
 pub struct TableArgs {
     /// NetworkSessions source: a Parquet file, a folder (hive partitions like date=2024-07-30/ become columns) or a glob [default: the bundled sample lake]
     #[arg(long, env = "NETHUNT_DATA", value_name = "PATH")]
@@ -168,6 +171,12 @@ pub struct SqlArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReplArgs {
+    #[command(flatten)]
+    pub tables: TableArgs,
 }
 
 #[derive(Debug, Args)]

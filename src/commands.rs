@@ -8,7 +8,8 @@ use datafusion::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, RunArgs, SqlArgs, TableArgs,
+    Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, ReplArgs, RunArgs, SqlArgs,
+    TableArgs,
 };
 use crate::config::{self, OutputConfig};
 use crate::engine::Engine;
@@ -30,7 +31,20 @@ pub enum Outcome {
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet;
     let cache = external::cache_root(cli.cache_dir.as_deref());
-    match cli.command {
+    let command = match cli.command {
+        Some(c) => c,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            Command::Repl(ReplArgs::default())
+        }
+        None => {
+            return Err(Error::Config(
+                "no command given (try `nethunt --help`; `nethunt repl` reads SQL from stdin)"
+                    .into(),
+            ));
+        }
+    };
+    match command {
+        Command::Repl(args) => repl(args, cli.library.as_deref(), &cache, quiet).await,
         Command::Run(args) => run(args, cli.library.as_deref(), &cache, quiet).await,
         Command::Sql(args) => sql(args, &cache, quiet).await,
         Command::Domains(DomainsCommand::Fetch(args)) => domains_fetch(args, &cache, quiet).await,
@@ -188,6 +202,21 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+async fn repl(
+    args: ReplArgs,
+    library: Option<&Path>,
+    cache: &Path,
+    quiet: bool,
+) -> Result<Outcome> {
+    let mut opts = config::engine_options(&args.tables)?;
+    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
+    opts.domains = resolve_domains(&args.tables, &declared, cache, false, quiet).await?;
+    let lib = Library::load(library)?;
+    let engine = Engine::new(&opts).await?;
+    crate::repl::run(engine, lib, quiet).await?;
+    Ok(Outcome::Ok)
 }
 
 fn http_options(h: &HttpArgs, quiet: bool) -> Result<external::HttpOptions> {

@@ -14,6 +14,7 @@ pub mod generate;
 pub mod output;
 pub mod params;
 pub mod queries;
+pub mod repl;
 pub mod tables;
 
 pub use error::{Error, Result};

@@ -75,14 +75,41 @@ async fn write_to<W: Write + Send>(
     what: &Path,
 ) -> Result<(W, Written)> {
     let schema: SchemaRef = df.schema().inner().clone();
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::datafusion("running the query", e))?;
+    write_stream(schema, stream, format, w, what).await
+}
+
+/// Write already-computed batches in `format` (the REPL collects before printing).
+pub async fn write_batches<W: Write + Send>(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    format: Format,
+    w: W,
+    what: &Path,
+) -> Result<(W, Written)> {
+    let stream = futures::stream::iter(
+        batches
+            .into_iter()
+            .map(Ok::<_, datafusion::error::DataFusionError>),
+    );
+    write_stream(schema, stream, format, w, what).await
+}
+
+/// Write a stream of batches in `format` into `w`.
+async fn write_stream<W: Write + Send>(
+    schema: SchemaRef,
+    mut stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
+    format: Format,
+    w: W,
+    what: &Path,
+) -> Result<(W, Written)> {
     let fail = |m: String| Error::Output {
         path: what.to_path_buf(),
         msg: m,
     };
-    let mut stream = df
-        .execute_stream()
-        .await
-        .map_err(|e| Error::datafusion("running the query", e))?;
     let mut rows = 0usize;
     macro_rules! next_batch {
         () => {

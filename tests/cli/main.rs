@@ -5,6 +5,7 @@
 //! loops over the Parquet rows (no SQL, no DataFusion), following the semantics sheet.
 
 mod fetch;
+mod repl;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,16 @@ fn nethunt() -> Command {
     c.env_remove("NETHUNT_DATA")
         .env_remove("NETHUNT_DOMAINS")
         .env_remove("NETHUNT_LIBRARY");
+    // never a developer's real cache: an empty one
+    c.env("NETHUNT_CACHE_DIR", empty_cache());
     c
+}
+
+fn empty_cache() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
 }
 
 struct Out {
