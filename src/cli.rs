@@ -23,6 +23,10 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Print resource figures on stderr at exit (peak resident memory, elapsed time)
+    #[arg(long, global = true)]
+    pub stats: bool,
+
     /// Cache folder for fetched reference tables [default: $XDG_CACHE_HOME/nethunt or ~/.cache/nethunt]
     #[arg(long, global = true, env = "NETHUNT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -110,6 +114,14 @@ pub struct TableArgs {
     /// Number of partitions / worker threads [default: number of cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Memory budget for a query, e.g. 512M or 2G; past it sorts and aggregations spill to disk
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
+    /// Rows per batch inside the engine [default: 8192]
+    #[arg(long, value_name = "ROWS")]
+    pub batch_size: Option<usize>,
 
     /// Never use the network: reference tables come from the cache or the run fails
     #[arg(long)]

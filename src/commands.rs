@@ -408,6 +408,28 @@ pub fn domains_status(cache: &Path) -> String {
     s
 }
 
+/// `--stats`: peak resident memory of this process (VmHWM: the high-water mark of this program's
+/// own address space, unlike getrusage's maxrss, which can include the parent's before exec)
+/// and the elapsed time.
+pub fn stats_line(elapsed: std::time::Duration) -> String {
+    let hwm_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        });
+    format!(
+        "stats: peak_rss_bytes={} elapsed_s={:.3}",
+        hwm_kib
+            .map(|k| (k * 1024).to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        elapsed.as_secs_f64()
+    )
+}
+
 /// The `queries` listing.
 pub fn list_queries(lib: &Library) -> String {
     let mut s = String::new();

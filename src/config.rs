@@ -75,7 +75,18 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
     if a.threads == Some(0) {
         return Err(Error::Config("--threads must be at least 1".into()));
     }
+    let memory_limit = match &a.memory_limit {
+        None => None,
+        Some(m) => Some(
+            params::parse_size(m).map_err(|e| Error::Config(format!("--memory-limit {m}: {e}")))?,
+        ),
+    };
+    if a.batch_size == Some(0) {
+        return Err(Error::Config("--batch-size must be at least 1".into()));
+    }
     Ok(EngineOptions {
+        memory_limit,
+        batch_size: a.batch_size,
         data: a.data.clone().filter(|s| !s.is_empty()),
         domains: a.domains.clone().filter(|s| !s.is_empty()),
         tables,

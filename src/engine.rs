@@ -37,6 +37,10 @@ pub struct EngineOptions {
     pub tables: Vec<(String, String)>,
     /// Worker threads / partitions; `None` = number of cores.
     pub target_partitions: Option<usize>,
+    /// Memory budget of the query in bytes; past it sorts and aggregations spill to disk.
+    pub memory_limit: Option<usize>,
+    /// Rows per batch; `None` = DataFusion's default (8192).
+    pub batch_size: Option<usize>,
 }
 
 /// Session settings every nethunt context uses (also the `.slt` harness).
@@ -58,6 +62,27 @@ pub fn new_context(target_partitions: Option<usize>) -> SessionContext {
     ctx
 }
 
+/// A context for `opts`: settings, memory budget (a spilling pool over the OS temp folder) and
+/// nethunt's functions.
+pub fn context_for(opts: &EngineOptions) -> Result<SessionContext> {
+    let mut config = session_config(opts.target_partitions);
+    if let Some(b) = opts.batch_size {
+        config = config.with_batch_size(b);
+    }
+    let mut rt = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit {
+        rt = rt.with_memory_pool(std::sync::Arc::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(limit),
+        ));
+    }
+    let rt = rt
+        .build_arc()
+        .map_err(|e| Error::datafusion("runtime", e))?;
+    let ctx = SessionContext::new_with_config_rt(config, rt);
+    nethunt_udfs::register_all(&ctx);
+    Ok(ctx)
+}
+
 pub struct Engine {
     pub ctx: SessionContext,
     pub lake: Option<Lake>,
@@ -66,7 +91,7 @@ pub struct Engine {
 
 impl Engine {
     pub async fn new(opts: &EngineOptions) -> Result<Engine> {
-        let ctx = new_context(opts.target_partitions);
+        let ctx = context_for(opts)?;
         let data = match &opts.data {
             Some(d) => Some(d.clone()),
             None => {

@@ -26,7 +26,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    let stats = cli.stats;
+    let started = std::time::Instant::now();
+    let result = runtime.block_on(commands::dispatch(cli));
+    if stats {
+        eprintln!("{}", nethunt::commands::stats_line(started.elapsed()));
+    }
+    match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Hits) => ExitCode::from(1),
         Err(e) => {

@@ -159,6 +159,31 @@ pub fn parse_interval(t: &str) -> Result<i64, String> {
     Ok(nanos.round() as i64)
 }
 
+/// A size in bytes: `1048576`, `512K`, `64M`, `2G`, `1.5GiB` (powers of 1024).
+pub fn parse_size(t: &str) -> Result<usize, String> {
+    let s = t.trim().to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a size such as 512M or 2G, got '{t}'"))?;
+    let mult: f64 = match unit.trim().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0f64.powi(4),
+        _ => return Err(format!("expected a size such as 512M or 2G, got '{t}'")),
+    };
+    let bytes = num * mult;
+    if !(1.0..1e18).contains(&bytes) {
+        return Err(format!("expected a positive size, got '{t}'"));
+    }
+    Ok(bytes as usize)
+}
+
 /// An instant in microseconds since the epoch; naive forms are UTC.
 pub fn parse_timestamp(t: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
@@ -264,6 +289,16 @@ mod tests {
         for bad in ["", "2", "m", "-2m", "0m", "2 fortnights", "1e400d"] {
             assert!(parse_interval(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
     }
 
     #[test]

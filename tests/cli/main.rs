@@ -1124,3 +1124,40 @@ fn globs_parquet_tables_and_parquet_domain_lists() {
         ],
     );
 }
+
+#[test]
+fn memory_limit_and_batch_size() {
+    let plain = run(&["run", "uncommon_domains", "--format", "csv"]);
+    let limited = run(&[
+        "run",
+        "uncommon_domains",
+        "--format",
+        "csv",
+        "--memory-limit",
+        "64M",
+        "--batch-size",
+        "1000",
+    ]);
+    assert_eq!(limited.code, 0, "{}", limited.stderr);
+    assert_eq!(plain.stdout, limited.stdout);
+    // a budget too small for the operators: a clear error, not a crash
+    assert_fails_cleanly(
+        &[
+            "run",
+            "uncommon_domains",
+            "--domains",
+            "data/top1m-sample.csv",
+            "--memory-limit",
+            "10K",
+        ],
+        &["Resources exhausted"],
+    );
+    assert_error(
+        &run(&["run", "non_standard_ports", "--memory-limit", "lots"]),
+        &["--memory-limit lots"],
+    );
+    assert_error(
+        &run(&["run", "non_standard_ports", "--batch-size", "0"]),
+        &["--batch-size"],
+    );
+}

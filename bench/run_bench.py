@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of both seed queries: nethunt (release build) vs DuckDB, chDB and
+DataFusion-python running the peer SQL from ../shared/peers over the same Parquet files.
+
+  python3 bench/run_bench.py [--rows 1000000,10000000] [--huge] [--runs 5] [--memory-limit SIZE]
+                             [--nethunt BIN] [--peers DIR] [--work DIR] [--engines ...]
+
+It creates bench/.venv with duckdb, chdb, datafusion and pyarrow on first use and re-runs itself
+there. For each size it generates a lake with `nethunt generate` (realistic cardinalities: about
+N/8 public IPs and N/50 registrable domains), flattens it to one sessions.parquet (the peers read
+one file) plus domains.parquet, checks that every engine returns the same rows as nethunt (the
+normalisation of bench/compare_peers.py), and only then times: one warm-up per engine, then
+--runs rounds, the engines in rotating order within each round. Every measurement is a fresh
+process, so peak RSS (from wait4) is per engine and per run. Times: the peers' query time is
+measured inside their process (import and connect excluded); nethunt's is the time it reports
+itself (table registration, footer reads, planning, execution, output); process wall time is
+also recorded. Results go to bench/RESULTS.md, with the UDF micro-benchmarks from criterion
+(`cargo bench -p nethunt-udfs`) when their estimates exist.
+"""
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+QUERIES = ["non_standard_ports", "uncommon_domains"]
+PEERS = ["duckdb", "chdb", "datafusion"]
+
+
+def ensure_venv():
+    venv = os.path.join(HERE, ".venv")
+    py = os.path.join(venv, "bin", "python")
+    try:
+        import chdb, datafusion, duckdb, pyarrow  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if os.path.abspath(sys.executable) == os.path.abspath(py):
+        sys.exit("bench/.venv lacks duckdb/chdb/datafusion/pyarrow")
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "duckdb", "chdb", "datafusion", "pyarrow"])
+    os.execv(py, [py] + sys.argv)
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
+
+def default_nethunt():
+    return os.path.join(target_dir(), "release", "nethunt")
+
+
+# ---------------------------------------------------------------------------------------------
+# worker mode: run one peer query once in this process and report its time
+
+
+def worker(engine, query, data, peers):
+    sys.path.insert(0, peers)
+    import run_peers
+
+    sql = open(os.path.join(peers, f"{query}.{engine}.sql"), encoding="utf-8").read()
+    os.chdir(data)
+    t = time.perf_counter()
+    tbl = run_peers.RUNNERS[engine](sql, data)
+    el = time.perf_counter() - t
+    print(json.dumps({"seconds": el, "rows": tbl.num_rows, "rss": vm_hwm()}))
+
+
+def vm_hwm():
+    """Peak RSS of this process's own address space. getrusage's ru_maxrss is no good here: a
+    forked child starts with the parent's high-water mark."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure(cmd):
+    """Run cmd; return (stdout, stderr, wall seconds, ru_maxrss bytes). The engines report their
+    own peak RSS (VmHWM); ru_maxrss is kept only as a cross-check."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errf:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf)
+        out = p.stdout.read()  # stderr goes to a file, so this read cannot deadlock
+        _, status, ru = os.wait4(p.pid, 0)  # reap ourselves to get this child's own rusage
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed ({p.returncode}): {err[-500:]}")
+    return out.decode(), err, wall, ru.ru_maxrss * 1024
+
+
+def run_engine(engine, query, data, args):
+    if engine == "nethunt":
+        cmd = [args.nethunt, "--stats", "run", query, "--data", os.path.join(data, "sessions.parquet"),
+               "--domains", os.path.join(data, "domains.parquet"), "--format", "parquet",
+               "--output", os.path.join(data, f"{query}.nethunt.parquet")]
+        if args.memory_limit:
+            cmd += ["--memory-limit", args.memory_limit]
+        out, err, wall, _ = measure(cmd)
+        m = re.search(r"(\d+) rows? written to .* in ([0-9.]+)s", err)
+        r = re.search(r"peak_rss_bytes=(\d+)", err)
+        if not m or not r:
+            raise RuntimeError(f"unexpected nethunt stderr: {err}")
+        return {"seconds": float(m.group(2)), "rows": int(m.group(1)), "wall": wall, "rss": int(r.group(1))}
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, query, data, "--peers", args.peers]
+    out, err, wall, _ = measure(cmd)
+    r = json.loads(out.strip().splitlines()[-1])
+    r.update(wall=wall)
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare(rows, args):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = os.path.join(args.work, f"rows-{rows}")
+    sessions = os.path.join(d, "sessions.parquet")
+    if os.path.exists(sessions) and os.path.exists(os.path.join(d, "domains.parquet")):
+        return d
+    os.makedirs(d, exist_ok=True)
+    days = max(1, rows // 2_000_000)
+    lake = os.path.join(d, "lake")
+    subprocess.check_call([args.nethunt, "--quiet", "generate", "--rows", str(rows), "--days", str(days),
+                           "--seed", "1", "--out", lake, "--domains-out", os.path.join(d, "top.csv")])
+    files = sorted(glob.glob(os.path.join(lake, "*", "*.parquet")))
+    schema = pq.read_schema(files[0])
+    with pq.ParquetWriter(sessions + ".partial", schema, compression="zstd") as w:
+        for f in files:
+            pf = pq.ParquetFile(f)
+            for i in range(pf.num_row_groups):
+                w.write_table(pf.read_row_group(i), row_group_size=128 * 1024)
+    os.replace(sessions + ".partial", sessions)
+    domains = [line.split(",", 1)[1] for line in open(os.path.join(d, "top.csv"), encoding="utf-8").read().splitlines()]
+    pq.write_table(pa.table({"Domain": pa.array(domains, pa.string())}), os.path.join(d, "domains.parquet"))
+    return d
+
+
+def check_answers(d, args):
+    sys.path.insert(0, args.peers)
+    sys.path.insert(0, HERE)
+    import pyarrow.parquet as pq
+    import run_peers
+    from compare_peers import normalise
+
+    for q in QUERIES:
+        run_engine("nethunt", q, d, args)
+        tbl = pq.read_table(os.path.join(d, f"{q}.nethunt.parquet"))
+        ours = normalise(q, run_peers.rows_of(tbl), "nethunt")
+        for eng in [e for e in args.engines if e != "nethunt"]:
+            sql = open(os.path.join(args.peers, f"{q}.{eng}.sql"), encoding="utf-8").read()
+            cwd = os.getcwd()
+            os.chdir(d)
+            try:
+                theirs = normalise(q, run_peers.rows_of(run_peers.RUNNERS[eng](sql, d)), eng)
+            finally:
+                os.chdir(cwd)
+            if theirs != ours:
+                sys.exit(f"[{d}] {q}: {eng} disagrees with nethunt ({len(theirs)} vs {len(ours)} rows); not timing")
+        print(f"  {q}: all engines agree ({len(ours)} rows)")
+
+
+def criterion_table():
+    base = os.path.join(target_dir(), "criterion", "kernels_1M")
+    rows = []
+    for est in sorted(glob.glob(os.path.join(base, "*", "*", "new", "estimates.json"))):
+        parts = est.split(os.sep)
+        name = f"{parts[-4]}/{parts[-3]}"
+        e = json.load(open(est))
+        rows.append((name, e["median"]["point_estimate"] / 1e6))
+    return rows
+
+
+def versions(args):
+    import chdb, datafusion, duckdb, pyarrow
+
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"nethunt": f"0.1.0 ({rev}, release build)", "rustc": rustc, "duckdb": duckdb.__version__,
+            "chdb": chdb.__version__, "datafusion-python": datafusion.__version__, "pyarrow": pyarrow.__version__}
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", nargs=3, metavar=("ENGINE", "QUERY", "DATA"), help=argparse.SUPPRESS)
+    ap.add_argument("--rows", default="1000000,10000000")
+    ap.add_argument("--huge", action="store_true", help="also 100M rows")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--memory-limit", help="passed to nethunt, e.g. 1G")
+    ap.add_argument("--nethunt", default=default_nethunt())
+    ap.add_argument("--peers", default=os.path.abspath(os.path.join(ROOT, "..", "shared", "peers")))
+    ap.add_argument("--work", default=os.path.join(HERE, "out"))
+    ap.add_argument("--engines", default="nethunt," + ",".join(PEERS))
+    ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    a = ap.parse_args()
+    if a.worker:
+        return worker(*a.worker, a.peers)
+    ensure_venv()
+    a.engines = a.engines.split(",")
+    sizes = [int(x) for x in a.rows.split(",")] + ([100_000_000] if a.huge else [])
+    if not os.path.exists(a.nethunt):
+        sys.exit(f"{a.nethunt}: build it first (cargo build --release)")
+
+    report = {}
+    for n in sizes:
+        print(f"== {n:,} rows")
+        d = prepare(n, a)
+        check_answers(d, a)
+        size = os.path.getsize(os.path.join(d, "sessions.parquet"))
+        res = {}
+        for q in QUERIES:
+            for eng in a.engines:  # warm-up (page cache, first-run effects)
+                run_engine(eng, q, d, a)
+            samples = {e: [] for e in a.engines}
+            for r in range(a.runs):
+                order = a.engines[r % len(a.engines):] + a.engines[: r % len(a.engines)]
+                for eng in order:
+                    samples[eng].append(run_engine(eng, q, d, a))
+            res[q] = samples
+            for eng in a.engines:
+                s = [x["seconds"] for x in samples[eng]]
+                print(f"  {q:20s} {eng:11s} median {statistics.median(s):.3f}s  min {min(s):.3f}  max {max(s):.3f}  "
+                      f"rss {max(x['rss'] for x in samples[eng]) / 2**20:.0f} MiB")
+        report[n] = (size, res)
+
+    lines = ["# Benchmark results", "",
+             f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with `python3 bench/run_bench.py --rows {a.rows}"
+             f"{' --huge' if a.huge else ''} --runs {a.runs}{' --memory-limit ' + a.memory_limit if a.memory_limit else ''}`.", "",
+             f"Machine: {machine()} (shared; compare ratios within one run, not absolute times across runs).", "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(a).items()) + ".", "",
+             "Method: see the docstring of bench/run_bench.py. Each engine's answer was checked equal to nethunt's",
+             "before timing. Times are query seconds (median and min–max over the runs); RSS is the peak resident",
+             "memory of the engine's process.", ""]
+    for n, (size, res) in report.items():
+        lines += [f"## {n:,} rows ({size / 2**20:.0f} MiB of Parquet)", "",
+                  "| query | engine | median s | min–max s | peak RSS MiB | rows |", "|---|---|---|---|---|---|"]
+        for q, samples in res.items():
+            for eng, xs in samples.items():
+                s = [x["seconds"] for x in xs]
+                lines.append(f"| {q} | {eng} | {statistics.median(s):.3f} | {min(s):.3f}–{max(s):.3f} | "
+                             f"{max(x['rss'] for x in xs) / 2**20:.0f} | {xs[0]['rows']} |")
+        lines.append("")
+        for q, samples in res.items():
+            med = {e: statistics.median([x["seconds"] for x in xs]) for e, xs in samples.items()}
+            peers = {e: v for e, v in med.items() if e != "nethunt"}
+            if "nethunt" in med and peers:
+                best = min(peers, key=peers.get)
+                lines.append(f"- {q}: nethunt / fastest peer ({best}) = **{med['nethunt'] / peers[best]:.2f}**")
+        lines.append("")
+    crit = criterion_table()
+    if crit:
+        lines += ["## UDF kernels, 1M values (criterion medians, `cargo bench -p nethunt-udfs`)", "",
+                  "| benchmark | median ms |", "|---|---|"]
+        lines += [f"| {n} | {v:.1f} |" for n, v in crit]
+        m = dict(crit)
+        pairs = [("second_level_domain/utf8view", "regexp_match/utf8view", "second_level_domain vs regexp_match"),
+                 ("ipv4_is_private/utf8view", "ipv4_sql_expression/utf8view", "ipv4_is_private vs SQL expression")]
+        lines.append("")
+        for a_, b_, label in pairs:
+            if a_ in m and b_ in m:
+                lines.append(f"- {label}: **{m[b_] / m[a_]:.1f}x** faster")
+        lines.append("")
+    with open(a.results + ".partial", "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    os.replace(a.results + ".partial", a.results)
+    print(f"wrote {a.results}")
+
+
+if __name__ == "__main__":
+    main()
