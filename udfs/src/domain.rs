@@ -4,11 +4,7 @@
 use std::sync::LazyLock;
 
 use arrow::array::StringBuilder;
-use arrow::datatypes::DataType;
-use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{Documentation, ScalarUDF};
 use psl::Psl as _;
 use psl::Type;
 
@@ -105,19 +101,6 @@ pub fn registered_domain(host: &str) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SecondLevelDomain {
-    signature: Signature,
-}
-
-impl Default for SecondLevelDomain {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
 static SLD_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         DOC_SECTION,
@@ -138,49 +121,14 @@ static SLD_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-impl ScalarUDFImpl for SecondLevelDomain {
-    fn name(&self) -> &str {
-        "second_level_domain"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 1 {
-            return plan_err!(
-                "second_level_domain takes 1 argument, got {}",
-                arg_types.len()
-            );
-        }
-        kernel::coerce_all_strings(self.name(), arg_types)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        kernel::map_columnar::<StringBuilder>(&args.args[0], &|s: &str, b: &mut StringBuilder| {
-            b.append_value(second_level_domain(s))
-        })
-    }
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&SLD_DOC)
-    }
+/// The `second_level_domain` scalar function.
+pub fn second_level_domain_udf() -> ScalarUDF {
+    kernel::UnaryStringUdf::<StringBuilder>::udf("second_level_domain", &SLD_DOC, |s, b| {
+        b.append_value(second_level_domain(s))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RegisteredDomain {
-    signature: Signature,
-}
-
-impl Default for RegisteredDomain {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
 
 static REG_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -202,33 +150,11 @@ static REG_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-impl ScalarUDFImpl for RegisteredDomain {
-    fn name(&self) -> &str {
-        "registered_domain"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 1 {
-            return plan_err!(
-                "registered_domain takes 1 argument, got {}",
-                arg_types.len()
-            );
-        }
-        kernel::coerce_all_strings(self.name(), arg_types)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        kernel::map_columnar::<StringBuilder>(&args.args[0], &|s: &str, b: &mut StringBuilder| {
-            b.append_option(registered_domain(s))
-        })
-    }
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&REG_DOC)
-    }
+/// The `registered_domain` scalar function.
+pub fn registered_domain_udf() -> ScalarUDF {
+    kernel::UnaryStringUdf::<StringBuilder>::udf("registered_domain", &REG_DOC, |s, b| {
+        b.append_option(registered_domain(s))
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
 use arrow::array::BooleanBuilder;
@@ -121,19 +122,6 @@ pub fn ipv4_is_in_range(ip: &str, range: &str) -> Option<bool> {
 
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Ipv4IsPrivate {
-    signature: Signature,
-}
-
-impl Default for Ipv4IsPrivate {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
 static IPV4_IS_PRIVATE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         DOC_SECTION,
@@ -153,28 +141,13 @@ static IPV4_IS_PRIVATE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-impl ScalarUDFImpl for Ipv4IsPrivate {
-    fn name(&self) -> &str {
-        "ipv4_is_private"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 1 {
-            return plan_err!("ipv4_is_private takes 1 argument, got {}", arg_types.len());
-        }
-        kernel::coerce_all_strings(self.name(), arg_types)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        kernel::map_columnar::<BooleanBuilder>(&args.args[0], &kernel::bool_fn(ipv4_is_private))
-    }
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&IPV4_IS_PRIVATE_DOC)
-    }
+/// The `ipv4_is_private` scalar function.
+pub fn ipv4_is_private_udf() -> ScalarUDF {
+    kernel::UnaryStringUdf::<BooleanBuilder>::udf(
+        "ipv4_is_private",
+        &IPV4_IS_PRIVATE_DOC,
+        |s, b| b.append_option(ipv4_is_private(s)),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,13 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, StringBuilder, new_null_array};
 use arrow::compute::take;
 use arrow::datatypes::DataType;
+use std::sync::LazyLock;
+
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::ColumnarValue;
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 
 /// True for the types a string argument may arrive as without a cast.
 pub(crate) fn is_string_like(t: &DataType) -> bool {
@@ -152,4 +157,74 @@ pub(crate) fn scalar_str(value: &ScalarValue) -> Option<Option<String>> {
 /// with several array arguments).
 pub(crate) fn to_utf8(array: &ArrayRef) -> Result<ArrayRef> {
     Ok(arrow::compute::cast(array, &DataType::Utf8)?)
+}
+
+/// A scalar UDF of one string argument computed value by value: `f` appends the result for one
+/// non-null string (NULL in gives NULL out without calling it). `ipv4_is_private`,
+/// `second_level_domain` and `registered_domain` are all this shape.
+pub(crate) struct UnaryStringUdf<B: Sink> {
+    name: &'static str,
+    doc: &'static LazyLock<Documentation>,
+    f: fn(&str, &mut B),
+    signature: Signature,
+}
+
+impl<B: Sink + 'static> UnaryStringUdf<B> {
+    pub(crate) fn udf(
+        name: &'static str,
+        doc: &'static LazyLock<Documentation>,
+        f: fn(&str, &mut B),
+    ) -> ScalarUDF {
+        ScalarUDF::new_from_impl(UnaryStringUdf {
+            name,
+            doc,
+            f,
+            signature: Signature::user_defined(Volatility::Immutable),
+        })
+    }
+}
+
+impl<B: Sink> std::fmt::Debug for UnaryStringUdf<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnaryStringUdf")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+// Identity is the function name: two instances with the same name are the same function.
+impl<B: Sink> PartialEq for UnaryStringUdf<B> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl<B: Sink> Eq for UnaryStringUdf<B> {}
+impl<B: Sink> std::hash::Hash for UnaryStringUdf<B> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl<B: Sink + 'static> ScalarUDFImpl for UnaryStringUdf<B> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(B::TYPE)
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 1 {
+            return plan_err!("{} takes 1 argument, got {}", self.name, arg_types.len());
+        }
+        coerce_all_strings(self.name, arg_types)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        map_columnar::<B>(&args.args[0], &self.f)
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(self.doc)
+    }
 }

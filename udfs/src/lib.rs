@@ -47,13 +47,11 @@ pub const DOC_SECTION: DocSection = DocSection {
 /// Every nethunt scalar function.
 pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
-        Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsPrivate::default())),
+        Arc::new(ip::ipv4_is_private_udf()),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInRange::default())),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInAnyRange::default())),
-        Arc::new(ScalarUDF::new_from_impl(
-            domain::SecondLevelDomain::default(),
-        )),
-        Arc::new(ScalarUDF::new_from_impl(domain::RegisteredDomain::default())),
+        Arc::new(domain::second_level_domain_udf()),
+        Arc::new(domain::registered_domain_udf()),
     ]
 }
 
