@@ -39,11 +39,12 @@ WITH failures AS (
            date_bin($bin, "TimeGenerated", TIMESTAMP '1970-01-01T00:00:00Z') AS bin_start,
            "DstPortNumber" AS port
     FROM "NetworkSessions"
-    WHERE "DstPortNumber" IS NOT NULL
-      AND NOT ipv4_is_private("DstIpAddr")
+    -- cheapest and most selective tests first, the per-row string parse last
+    WHERE "EventResult" = 'Failure'
+      AND "DstPortNumber" IS NOT NULL
       AND "DstPortNumber" NOT BETWEEN 49512 AND 65535
       AND NOT array_has($common_ports, "DstPortNumber")
-      AND "EventResult" = 'Failure'
+      AND NOT ipv4_is_private("DstIpAddr")
 )
 SELECT src AS "SrcIpAddr",
        bin_start AS "TimeGenerated",
