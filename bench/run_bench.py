@@ -187,6 +187,27 @@ def criterion_table():
     return rows
 
 
+KERNELS_HEADING = "## UDF kernels, 1M values"
+
+
+def kernel_lines():
+    crit = criterion_table()
+    if not crit:
+        return []
+    lines = [f"{KERNELS_HEADING} (criterion medians, `cargo bench -p nethunt-udfs`)", "",
+             "| benchmark | median ms |", "|---|---|"]
+    lines += [f"| {n} | {v:.1f} |" for n, v in crit]
+    m = dict(crit)
+    pairs = [("second_level_domain/utf8view", "regexp_match/utf8view", "second_level_domain vs regexp_match"),
+             ("ipv4_is_private/utf8view", "ipv4_sql_expression/utf8view", "ipv4_is_private vs SQL expression")]
+    lines.append("")
+    for a_, b_, label in pairs:
+        if a_ in m and b_ in m:
+            lines.append(f"- {label}: **{m[b_] / m[a_]:.1f}x** faster")
+    lines.append("")
+    return lines
+
+
 def versions(args):
     import chdb, datafusion, duckdb, pyarrow
 
@@ -221,9 +242,21 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, "out"))
     ap.add_argument("--engines", default="nethunt," + ",".join(PEERS))
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--append-kernels", action="store_true",
+                    help="only (re)write the criterion section of an existing RESULTS.md, after `cargo bench -p nethunt-udfs`")
     a = ap.parse_args()
     if a.worker:
         return worker(*a.worker, a.peers)
+    if a.append_kernels:
+        text = open(a.results, encoding="utf-8").read()
+        text = text.split(KERNELS_HEADING)[0].rstrip() + "\n\n"
+        kernels = kernel_lines()
+        if not kernels:
+            sys.exit(f"no criterion estimates under {target_dir()}/criterion: run cargo bench -p nethunt-udfs first")
+        with open(a.results + ".partial", "w", encoding="utf-8") as f:
+            f.write(text + "\n".join(kernels))
+        os.replace(a.results + ".partial", a.results)
+        return print(f"wrote the kernel section of {a.results}")
     ensure_venv()
     a.engines = a.engines.split(",")
     sizes = [int(x) for x in a.rows.split(",")] + ([100_000_000] if a.huge else [])
@@ -276,19 +309,7 @@ def main():
                 best = min(peers, key=peers.get)
                 lines.append(f"- {q}: nethunt / fastest peer ({best}) = **{med['nethunt'] / peers[best]:.2f}**")
         lines.append("")
-    crit = criterion_table()
-    if crit:
-        lines += ["## UDF kernels, 1M values (criterion medians, `cargo bench -p nethunt-udfs`)", "",
-                  "| benchmark | median ms |", "|---|---|"]
-        lines += [f"| {n} | {v:.1f} |" for n, v in crit]
-        m = dict(crit)
-        pairs = [("second_level_domain/utf8view", "regexp_match/utf8view", "second_level_domain vs regexp_match"),
-                 ("ipv4_is_private/utf8view", "ipv4_sql_expression/utf8view", "ipv4_is_private vs SQL expression")]
-        lines.append("")
-        for a_, b_, label in pairs:
-            if a_ in m and b_ in m:
-                lines.append(f"- {label}: **{m[b_] / m[a_]:.1f}x** faster")
-        lines.append("")
+    lines += kernel_lines()
     with open(a.results + ".partial", "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
     os.replace(a.results + ".partial", a.results)
