@@ -114,6 +114,18 @@ def normalise(query, rows, engine):
     return sorted(fixed, key=key_q2)
 
 
+def peer_rows(run_peers, peers_dir, query, engine, data_dir):
+    """Run <query>.<engine>.sql from peers_dir in data_dir (its relative paths resolve there) and
+    return the normalised rows."""
+    sql = open(os.path.join(peers_dir, f"{query}.{engine}.sql"), encoding="utf-8").read()
+    cwd = os.getcwd()
+    os.chdir(data_dir)
+    try:
+        return normalise(query, run_peers.rows_of(run_peers.RUNNERS[engine](sql, data_dir)), engine)
+    finally:
+        os.chdir(cwd)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -140,14 +152,7 @@ def main():
         ours = normalise(q, run_peers.rows_of(run_nethunt(a.nethunt, q, sessions, domains, workdir)), "nethunt")
         print(f"[{q}] nethunt: {len(ours)} rows")
         for eng in a.engines.split(","):
-            path = os.path.join(a.peers, f"{q}.{eng}.sql")
-            sql = open(path, encoding="utf-8").read()
-            cwd = os.getcwd()
-            os.chdir(workdir)
-            try:
-                theirs = normalise(q, run_peers.rows_of(run_peers.RUNNERS[eng](sql, workdir)), eng)
-            finally:
-                os.chdir(cwd)
+            theirs = peer_rows(run_peers, a.peers, q, eng, workdir)
             if theirs == ours:
                 print(f"[{q}] {eng}: {len(theirs)} rows, identical to nethunt (same order)")
                 continue

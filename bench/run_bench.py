@@ -157,20 +157,14 @@ def check_answers(d, args):
     sys.path.insert(0, HERE)
     import pyarrow.parquet as pq
     import run_peers
-    from compare_peers import normalise
+    from compare_peers import normalise, peer_rows
 
     for q in QUERIES:
         run_engine("nethunt", q, d, args)
         tbl = pq.read_table(os.path.join(d, f"{q}.nethunt.parquet"))
         ours = normalise(q, run_peers.rows_of(tbl), "nethunt")
         for eng in [e for e in args.engines if e != "nethunt"]:
-            sql = open(os.path.join(args.peers, f"{q}.{eng}.sql"), encoding="utf-8").read()
-            cwd = os.getcwd()
-            os.chdir(d)
-            try:
-                theirs = normalise(q, run_peers.rows_of(run_peers.RUNNERS[eng](sql, d)), eng)
-            finally:
-                os.chdir(cwd)
+            theirs = peer_rows(run_peers, args.peers, q, eng, d)
             if theirs != ours:
                 sys.exit(f"[{d}] {q}: {eng} disagrees with nethunt ({len(theirs)} vs {len(ours)} rows); not timing")
         print(f"  {q}: all engines agree ({len(ours)} rows)")

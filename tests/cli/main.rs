@@ -884,36 +884,29 @@ fn bad_options() {
 fn broken_query_files_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let header = "-- ---\n-- id = \"x\"\n-- title = \"t\"\n-- description = \"d\"\n-- mitre = [\"T1046\"]\n-- severity = \"low\"\n";
-    let undeclared = dir.path().join("undeclared.sql");
-    std::fs::write(
-        &undeclared,
-        format!("{header}-- ---\nSELECT * FROM NetworkSessions WHERE \"DstPortNumber\" = $port\n"),
-    )
-    .unwrap();
-    assert_fails_cleanly(
-        &["run", undeclared.to_str().unwrap()],
-        &["undeclared.sql", "$port is not declared"],
-    );
-    let ddl = dir.path().join("ddl.sql");
-    std::fs::write(
-        &ddl,
-        format!("{header}-- ---\nCREATE TABLE x AS SELECT 1\n"),
-    )
-    .unwrap();
-    assert_fails_cleanly(
-        &["run", ddl.to_str().unwrap()],
-        &["ddl.sql", "only queries"],
-    );
-    let bad_header = dir.path().join("bad.sql");
-    std::fs::write(
-        &bad_header,
-        format!("{header}-- severity = \n-- ---\nSELECT 1\n"),
-    )
-    .unwrap();
-    assert_fails_cleanly(
-        &["run", bad_header.to_str().unwrap()],
-        &["bad.sql:7", "header"],
-    );
+    // (file, what follows the shared header lines, what the error must name)
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "undeclared.sql",
+            "-- ---\nSELECT * FROM NetworkSessions WHERE \"DstPortNumber\" = $port\n",
+            &["undeclared.sql", "$port is not declared"],
+        ),
+        (
+            "ddl.sql",
+            "-- ---\nCREATE TABLE x AS SELECT 1\n",
+            &["ddl.sql", "only queries"],
+        ),
+        (
+            "bad.sql",
+            "-- severity = \n-- ---\nSELECT 1\n",
+            &["bad.sql:7", "header"],
+        ),
+    ];
+    for (name, rest, needles) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, format!("{header}{rest}")).unwrap();
+        assert_fails_cleanly(&["run", f.to_str().unwrap()], needles);
+    }
     // a library folder with a good query adds it to `queries`
     let lib = tempfile::tempdir().unwrap();
     std::fs::write(
