@@ -22,6 +22,11 @@
 -- type = "int[]"
 -- default = [443, 53, 389, 80, 0, 880, 8888, 8080]
 -- doc = "ports never counted (commonly used in your organisation)"
+--
+-- # Decode only the rows that pass EventResult/port filters (about 11% of sessions): measured
+-- # about 40% faster at 10M rows. Not set for uncommon_domains, where it did not pay.
+-- [settings]
+-- "datafusion.execution.parquet.pushdown_filters" = true
 -- ---
 --
 -- KQL → SQL notes (see the semantics sheet, section 0):

@@ -171,7 +171,15 @@ impl Engine {
             ));
         }
         let statement = statements.pop_front().expect("one");
-        let state = self.ctx.state();
+        // The query's own [settings] apply to a copy of the session state, for this query only.
+        let mut state = self.ctx.state();
+        for (k, v) in &q.meta.settings {
+            state
+                .config_mut()
+                .options_mut()
+                .set(k, v)
+                .map_err(|e| qerr(None, format!("setting {k} = {v}: {}", one_line(&e))))?;
+        }
         let plan = state
             .statement_to_plan(statement)
             .await
@@ -210,10 +218,7 @@ impl Engine {
         let plan = bind(plan, values, &used)
             .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
         self.check_lake(&plan)?;
-        self.ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(|e| Error::datafusion(format!("query {}", q.meta.name), e))
+        Ok(DataFrame::new(state, plan))
     }
 
     /// Check the lake columns a plan refers to, in every file of the lake.

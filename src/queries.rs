@@ -48,6 +48,9 @@ pub struct QueryMeta {
     pub params: Vec<ParamSpec>,
     /// External tables the query reads (`[tables.NAME]`, like KQL externaldata).
     pub tables: Vec<crate::external::ExternalTable>,
+    /// DataFusion settings applied to this query only (`[settings]`), e.g. Parquet filter
+    /// push-down where it pays.
+    pub settings: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -246,7 +249,34 @@ impl Query {
             }
             Some(other) => return Err(err(None, format!("tables must be a table, got {other}"))),
         }
-        const KNOWN: [&str; 11] = [
+        let mut settings = Vec::new();
+        match table.get("settings") {
+            None => {}
+            Some(toml::Value::Table(t)) => {
+                for (k, v) in t {
+                    if !k.starts_with("datafusion.") {
+                        return Err(err(
+                            None,
+                            format!("setting '{k}': only datafusion.* settings are allowed"),
+                        ));
+                    }
+                    let v = match v {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Boolean(b) => b.to_string(),
+                        toml::Value::Integer(i) => i.to_string(),
+                        other => {
+                            return Err(err(
+                                None,
+                                format!("setting '{k}': {other} is not a string, bool or integer"),
+                            ));
+                        }
+                    };
+                    settings.push((k.clone(), v));
+                }
+            }
+            Some(other) => return Err(err(None, format!("settings must be a table, got {other}"))),
+        }
+        const KNOWN: [&str; 12] = [
             "id",
             "name",
             "title",
@@ -257,6 +287,7 @@ impl Query {
             "reference",
             "params",
             "tables",
+            "settings",
             "tags",
         ];
         if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -281,6 +312,7 @@ impl Query {
                 reference,
                 params: params_out,
                 tables: tables_out,
+                settings,
             },
             text: text.to_string(),
             origin: origin.to_path_buf(),

@@ -885,7 +885,7 @@ fn broken_query_files_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let header = "-- ---\n-- id = \"x\"\n-- title = \"t\"\n-- description = \"d\"\n-- mitre = [\"T1046\"]\n-- severity = \"low\"\n";
     // (file, what follows the shared header lines, what the error must name)
-    let cases: [(&str, &str, &[&str]); 3] = [
+    let cases: [(&str, &str, &[&str]); 5] = [
         (
             "undeclared.sql",
             "-- ---\nSELECT * FROM NetworkSessions WHERE \"DstPortNumber\" = $port\n",
@@ -900,6 +900,19 @@ fn broken_query_files_name_the_file() {
             "bad.sql",
             "-- severity = \n-- ---\nSELECT 1\n",
             &["bad.sql:7", "header"],
+        ),
+        (
+            "foreign.sql",
+            "-- [settings]\n-- \"work_mem\" = \"1GB\"\n-- ---\nSELECT 1\n",
+            &["foreign.sql", "only datafusion.* settings"],
+        ),
+        (
+            "badvalue.sql",
+            "-- [settings]\n-- \"datafusion.execution.parquet.pushdown_filters\" = \"maybe\"\n-- ---\nSELECT 1\n",
+            &[
+                "badvalue.sql",
+                "setting datafusion.execution.parquet.pushdown_filters = maybe",
+            ],
         ),
     ];
     for (name, rest, needles) in cases {
