@@ -242,10 +242,6 @@ fn default_http(quiet: bool) -> external::HttpOptions {
     }
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
-}
-
 /// Where `top1m` comes from for a run: `--domains PATH` as given; `--domains URL` through the
 /// cache (fetched when missing or stale); otherwise the cached list when there is one (refreshed
 /// with a conditional GET once older than the declared refresh interval), else the bundled
@@ -260,7 +256,7 @@ async fn resolve_domains(
 ) -> Result<Option<String>> {
     let name = crate::tables::DOMAINS;
     match &args.domains {
-        Some(d) if is_url(d) => {
+        Some(d) if external::is_remote(d) => {
             let table = ExternalTable {
                 url: d.clone(),
                 ..declared.clone()
@@ -278,7 +274,7 @@ async fn resolve_domains(
                 let stale = declared
                     .refresh
                     .is_some_and(|r| external::age(&meta).is_none_or(|a| a > r));
-                if stale && !args.offline && is_url(&meta.url) {
+                if stale && !args.offline && external::is_remote(&meta.url) {
                     let table = ExternalTable {
                         url: meta.url.clone(),
                         zip_pattern: meta.zip_pattern.clone(),

@@ -55,13 +55,6 @@ pub fn session_config(target_partitions: Option<usize>) -> SessionConfig {
     config
 }
 
-/// A context with nethunt's functions and settings but no tables.
-pub fn new_context(target_partitions: Option<usize>) -> SessionContext {
-    let ctx = SessionContext::new_with_config(session_config(target_partitions));
-    nethunt_udfs::register_all(&ctx);
-    ctx
-}
-
 /// A context for `opts`: settings, memory budget (a spilling pool over the OS temp folder) and
 /// nethunt's functions.
 pub fn context_for(opts: &EngineOptions) -> Result<SessionContext> {

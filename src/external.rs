@@ -289,7 +289,8 @@ pub fn age(meta: &Meta) -> Option<Duration> {
         .ok()
 }
 
-fn is_remote(url: &str) -> bool {
+/// An http(s) URL (fetched over the network), as opposed to a local path.
+pub fn is_remote(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
 

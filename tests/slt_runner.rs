@@ -1,6 +1,6 @@
 //! sqllogictest harness for `tests/slt/*.slt`: SQL-visible behaviour of nethunt's functions and
 //! hunting queries. Each file gets a fresh context with nethunt's settings and functions (the same
-//! `engine::new_context` the CLI uses).
+//! `engine::context_for` the CLI uses).
 //!
 //! Besides SQL, a record may say `RUN QUERY name [param=value ...]`: the library query `name` is
 //! loaded from `queries/`, its parameters bound through the same code as `nethunt run --param`,
@@ -15,7 +15,7 @@ use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use async_trait::async_trait;
-use nethunt::engine::{Engine, new_context};
+use nethunt::engine::{Engine, EngineOptions, context_for};
 use nethunt::queries::Library;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
@@ -181,7 +181,11 @@ async fn main() {
         let mut runner = sqllogictest::Runner::new(|| async {
             Ok(Nethunt {
                 engine: Engine {
-                    ctx: new_context(Some(2)),
+                    ctx: context_for(&EngineOptions {
+                        target_partitions: Some(2),
+                        ..Default::default()
+                    })
+                    .map_err(|e| SltError(e.to_string()))?,
                     lake: None,
                     domain_rows: None,
                 },
