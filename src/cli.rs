@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Write a deterministic synthetic ASIM NetworkSessions lake (zstd Parquet, hive-partitioned by date)
     Generate(GenerateArgs),
+    /// Run library queries over a lake and write each result plus manifest.json under OUT/run=<UTC time>/
+    Batch(BatchArgs),
     /// Interactive SQL session (statements from stdin when it is not a terminal)
     Repl(ReplArgs),
     /// Fetch and inspect the cached top-1M domain list (table top1m)
@@ -126,6 +128,65 @@ pub struct TableArgs {
     /// Never use the network: reference tables come from the cache or the run fails
     #[arg(long)]
     pub offline: bool,
+
+    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); whole date=/hour= folders and Parquet row groups outside the window are skipped; also binds a query's $start
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Only sessions with TimeGenerated before TIME (exclusive); also binds a query's $end
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// How to reach object stores (s3://, gs://, az://, abfss://, http(s)://). Credentials otherwise
+/// come from the environment (AWS_ACCESS_KEY_ID, ...), the AWS shared files (~/.aws/credentials,
+/// ~/.aws/config), web identity, container or instance metadata, as the AWS CLI finds them.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Object stores")]
+pub struct StoreArgs {
+    /// AWS profile of the shared config/credentials files [env: AWS_PROFILE]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Object-store region (e.g. eu-west-1) [env: AWS_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// S3-compatible endpoint URL, e.g. http://127.0.0.1:9000 (an http:// endpoint allows plain HTTP) [env: AWS_ENDPOINT_URL]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Allow plain-HTTP connections to the object store
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Send unsigned requests (public buckets)
+    #[arg(long)]
+    pub anonymous: bool,
+
+    /// Access key id (prefer the environment or --profile: command lines are visible to other users)
+    #[arg(long, value_name = "ID", requires = "secret_access_key")]
+    pub access_key_id: Option<String>,
+
+    /// Secret access key (never printed; prefer the environment or --profile)
+    #[arg(
+        long,
+        value_name = "SECRET",
+        requires = "access_key_id",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<String>,
+
+    /// Retries of a failed object-store request (5xx, timeouts, dropped connections)
+    #[arg(long = "store-retries", default_value_t = 3, value_name = "N")]
+    pub retries: usize,
+
+    /// Seconds one object-store request may take, retries included
+    #[arg(long = "store-timeout", default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
 }
 
 /// Where and how results are written.
@@ -183,6 +244,51 @@ pub struct SqlArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Queries to run: all, or names separated by commas
+    #[arg(long, default_value = "all", value_name = "all|NAME,NAME")]
+    pub queries: String,
+
+    /// Folder (path or object-store URL such as s3://bucket/hunts/) that receives run=<UTC time>/
+    #[arg(long, value_name = "DIR_OR_URL")]
+    pub out: String,
+
+    /// Result file format
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: BatchFormat,
+
+    /// Continue run RUN (its folder name, e.g. run=20261128T012345.123Z): queries its manifest shows as done are skipped
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
+
+    /// Exit with status 1 when any query returned rows (2 still wins when a query failed)
+    #[arg(long)]
+    pub fail_on_hit: bool,
+
+    #[command(flatten)]
+    pub tables: TableArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BatchFormat {
+    Parquet,
+    Ndjson,
+    Csv,
+    Json,
+}
+
+impl From<BatchFormat> for Format {
+    fn from(f: BatchFormat) -> Format {
+        match f {
+            BatchFormat::Parquet => Format::Parquet,
+            BatchFormat::Ndjson => Format::Ndjson,
+            BatchFormat::Csv => Format::Csv,
+            BatchFormat::Json => Format::Json,
+        }
+    }
 }
 
 #[derive(Debug, Args, Default)]

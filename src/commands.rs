@@ -8,8 +8,8 @@ use datafusion::prelude::DataFrame;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, ReplArgs, RunArgs, SqlArgs,
-    TableArgs,
+    BatchArgs, Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, ReplArgs, RunArgs,
+    SqlArgs, TableArgs,
 };
 use crate::config::{self, OutputConfig};
 use crate::engine::Engine;
@@ -45,8 +45,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     };
     match command {
         Command::Repl(args) => repl(args, cli.library.as_deref(), &cache, quiet).await,
-        Command::Run(args) => run(args, cli.library.as_deref(), &cache, quiet).await,
-        Command::Sql(args) => sql(args, &cache, quiet).await,
+        Command::Run(args) => run(args, cli.library.as_deref(), &cache, quiet, cli.stats).await,
+        Command::Sql(args) => sql(args, &cache, quiet, cli.stats).await,
+        Command::Batch(args) => batch(args, cli.library.as_deref(), &cache, quiet).await,
         Command::Domains(DomainsCommand::Fetch(args)) => domains_fetch(args, &cache, quiet).await,
         Command::Domains(DomainsCommand::Status) => {
             print!("{}", domains_status(&cache));
@@ -66,14 +67,26 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     }
 }
 
-async fn emit(df: DataFrame, out: &OutputConfig, quiet: bool, started: Instant) -> Result<usize> {
+/// Write a result as `out` says; the row count and time on stderr unless quiet, and with --stats
+/// what the scan read of the lake.
+async fn emit(
+    engine: &Engine,
+    df: DataFrame,
+    out: &OutputConfig,
+    (quiet, stats): (bool, bool),
+    started: Instant,
+) -> Result<usize> {
     let df = match out.limit {
         Some(n) => df
             .limit(0, Some(n))
             .map_err(|e| Error::datafusion("--limit", e))?,
         None => df,
     };
-    let written = output::write(df, out.format, out.path.as_deref()).await?;
+    let progress = crate::progress::wanted(quiet).then(|| output::Progress {
+        label: "scanning".to_string(),
+        started,
+    });
+    let written = output::write(df, out.format, out.path.as_deref(), progress.as_ref()).await?;
     if !quiet {
         let dest = out
             .path
@@ -88,40 +101,38 @@ async fn emit(df: DataFrame, out: &OutputConfig, quiet: bool, started: Instant) 
             started.elapsed().as_secs_f64()
         );
     }
+    if stats && let Some(lake) = &engine.lake {
+        eprintln!("{}", written.scan.summary(lake));
+    }
     Ok(written.rows)
 }
 
-async fn run(args: RunArgs, library: Option<&Path>, cache: &Path, quiet: bool) -> Result<Outcome> {
+async fn run(
+    args: RunArgs,
+    library: Option<&Path>,
+    cache: &Path,
+    quiet: bool,
+    stats: bool,
+) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
     let mut opts = config::engine_options(&args.tables)?;
     let assignments = config::assignments(&args.params)?;
     let lib = Library::load(library)?;
     let query = lib.get(&args.query)?;
-    let values = query.bind(&assignments)?;
-    let declared = query
-        .meta
-        .tables
-        .iter()
-        .find(|t| t.name == crate::tables::DOMAINS)
-        .cloned()
-        .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
-    let needs_top1m = query.text.contains(crate::tables::DOMAINS);
-    opts.domains = resolve_domains(&args.tables, &declared, cache, needs_top1m, quiet).await?;
-    for t in query
-        .meta
-        .tables
-        .iter()
-        .filter(|t| t.name != crate::tables::DOMAINS)
-    {
-        let path = resolve_declared(t, cache, args.tables.offline, quiet).await?;
-        opts.tables
-            .push((t.name.clone(), path.display().to_string()));
-    }
+    let values = bind_window(&query, &assignments, &mut opts.window)?;
+    prepare_tables(
+        std::slice::from_ref(&query),
+        &args.tables,
+        &mut opts,
+        cache,
+        quiet,
+    )
+    .await?;
     let engine = Engine::new(&opts).await?;
     require_tables(&engine, &query)?;
     let df = engine.plan_query(&query, values).await?;
-    let rows = emit(df, &out, quiet, started).await?;
+    let rows = emit(&engine, df, &out, (quiet, stats), started).await?;
     Ok(if out.fail_on_hit && rows > 0 {
         Outcome::Hits
     } else {
@@ -129,8 +140,89 @@ async fn run(args: RunArgs, library: Option<&Path>, cache: &Path, quiet: bool) -
     })
 }
 
+/// Bind a query's parameters, with `--from`/`--to` as the values of its `$start`/`$end` (when it
+/// declares them as timestamps and they are not given with -p), and a given `$start`/`$end`
+/// narrowing the lake's window in turn, so that either way whole partitions are skipped.
+pub fn bind_window(
+    query: &Query,
+    assignments: &[(String, String)],
+    window: &mut crate::tables::TimeWindow,
+) -> Result<Vec<(String, datafusion::common::ScalarValue)>> {
+    use datafusion::common::ScalarValue;
+    let declares = |n: &str| {
+        query
+            .meta
+            .params
+            .iter()
+            .any(|p| p.name == n && p.ty == params::ParamType::Timestamp)
+    };
+    let given = |n: &str| assignments.iter().any(|(k, _)| k == n);
+    let mut assignments = assignments.to_vec();
+    for (name, bound) in [("start", window.from), ("end", window.to)] {
+        if let Some(us) = bound
+            && declares(name)
+            && !given(name)
+        {
+            let text = chrono::DateTime::from_timestamp_micros(us)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            assignments.push((name.to_string(), text));
+        }
+    }
+    let values = query.bind(&assignments)?;
+    let instant = |n: &str| {
+        values.iter().find_map(|(k, v)| match v {
+            ScalarValue::TimestampMicrosecond(Some(us), _) if k == n && declares(n) => Some(*us),
+            _ => None,
+        })
+    };
+    if let Some(s) = instant("start") {
+        window.from = Some(window.from.map_or(s, |f| f.max(s)));
+    }
+    if let Some(e) = instant("end") {
+        // Just past $end: the query decides whether $end itself is in (< or <=).
+        let e = e.saturating_add(1);
+        window.to = Some(window.to.map_or(e, |t| t.min(e)));
+    }
+    Ok(values)
+}
+
+/// Resolve the reference tables `queries` need into `opts`: `top1m` (as the first query that
+/// declares it says, else Umbrella's list) and every other declared `[tables.NAME]`.
+pub async fn prepare_tables(
+    queries: &[Query],
+    args: &TableArgs,
+    opts: &mut crate::engine::EngineOptions,
+    cache: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let declared = queries
+        .iter()
+        .flat_map(|q| q.meta.tables.iter())
+        .find(|t| t.name == crate::tables::DOMAINS)
+        .cloned()
+        .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
+    let needs_top1m = queries
+        .iter()
+        .any(|q| q.text.contains(crate::tables::DOMAINS));
+    opts.domains = resolve_domains(args, &declared, cache, needs_top1m, quiet).await?;
+    for t in queries
+        .iter()
+        .flat_map(|q| q.meta.tables.iter())
+        .filter(|t| t.name != crate::tables::DOMAINS)
+    {
+        if opts.tables.iter().any(|(n, _)| *n == t.name) {
+            continue;
+        }
+        let path = resolve_declared(t, cache, args.offline, quiet).await?;
+        opts.tables
+            .push((t.name.clone(), path.display().to_string()));
+    }
+    Ok(())
+}
+
 /// A clear error when a query needs a table that is not registered (e.g. no bundled sample).
-fn require_tables(engine: &Engine, query: &Query) -> Result<()> {
+pub fn require_tables(engine: &Engine, query: &Query) -> Result<()> {
     let text = &query.text;
     if engine.lake.is_none() && text.contains("NetworkSessions") {
         return Err(Error::Config(format!(
@@ -149,7 +241,7 @@ fn require_tables(engine: &Engine, query: &Query) -> Result<()> {
     Ok(())
 }
 
-async fn sql(args: SqlArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
+async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
     let mut opts = config::engine_options(&args.tables)?;
@@ -195,9 +287,86 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
                 .map_err(|e| Error::datafusion("SQL", e))?;
             continue;
         }
-        rows = emit(df, &out, quiet, started).await?;
+        rows = emit(&engine, df, &out, (quiet, stats), started).await?;
     }
     Ok(if out.fail_on_hit && rows > 0 {
+        Outcome::Hits
+    } else {
+        Outcome::Ok
+    })
+}
+
+async fn batch(
+    args: BatchArgs,
+    library: Option<&Path>,
+    cache: &Path,
+    quiet: bool,
+) -> Result<Outcome> {
+    let mut opts = config::engine_options(&args.tables)?;
+    let lib = Library::load(library)?;
+    let queries: Vec<Query> = if args.queries.trim() == "all" {
+        lib.queries.clone()
+    } else {
+        let mut out: Vec<Query> = Vec::new();
+        for name in args
+            .queries
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let q = lib.get(name)?;
+            if !out.iter().any(|x| x.meta.name == q.meta.name) {
+                out.push(q);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::Config(format!(
+                "--queries '{}': no query named",
+                args.queries
+            )));
+        }
+        out
+    };
+    // Parameters: defaults, with --from/--to as $start/$end where declared; checked before
+    // anything runs so that a bad value fails the whole batch up front.
+    let window = opts.window;
+    let bindings = |q: &Query| bind_window(q, &[], &mut window.clone());
+    for q in &queries {
+        bindings(q)?;
+    }
+    prepare_tables(&queries, &args.tables, &mut opts, cache, quiet).await?;
+    let engine = Engine::new(&opts).await?;
+    let job = crate::batch::BatchJob {
+        queries,
+        out: args.out.clone(),
+        format: args.format.into(),
+        resume: args.resume.clone(),
+        quiet,
+    };
+    let outcome = crate::batch::run(&engine, &job, window, &bindings).await?;
+    println!("{}", outcome.location);
+    let failed = outcome.failed();
+    if !failed.is_empty() {
+        return Err(Error::Config(format!(
+            "batch {}: {} of {} quer{} failed ({}); see {}/{}",
+            outcome.manifest.run,
+            failed.len(),
+            outcome.manifest.queries.len(),
+            if outcome.manifest.queries.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            failed
+                .iter()
+                .map(|q| format!("{}: {}", q.query, q.error.as_deref().unwrap_or("failed")))
+                .collect::<Vec<_>>()
+                .join("; "),
+            outcome.location,
+            crate::batch::MANIFEST
+        )));
+    }
+    Ok(if args.fail_on_hit && outcome.fired() {
         Outcome::Hits
     } else {
         Outcome::Ok

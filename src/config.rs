@@ -84,7 +84,55 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
     if a.batch_size == Some(0) {
         return Err(Error::Config("--batch-size must be at least 1".into()));
     }
+    let s = &a.store;
+    if !(s.timeout > 0.0 && s.timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--store-timeout {}: expected seconds between 0 and 86400",
+            s.timeout
+        )));
+    }
+    if let Some(e) = &s.endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        return Err(Error::Config(format!(
+            "--endpoint {e}: expected an http:// or https:// URL"
+        )));
+    }
+    let store = crate::store::StoreOptions {
+        profile: s.profile.clone(),
+        region: s.region.clone(),
+        endpoint: s.endpoint.clone(),
+        allow_http: s.allow_http,
+        anonymous: s.anonymous,
+        access_key_id: s.access_key_id.clone(),
+        secret_access_key: s.secret_access_key.clone(),
+        session_token: None,
+        retries: s.retries,
+        timeout: std::time::Duration::from_secs_f64(s.timeout),
+    };
+    let bound = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        v.as_deref()
+            .map(|t| {
+                params::parse_timestamp(t).map_err(|e| Error::Config(format!("--{flag} {t}: {e}")))
+            })
+            .transpose()
+    };
+    let window = crate::tables::TimeWindow {
+        from: bound("from", &a.from)?,
+        to: bound("to", &a.to)?,
+    };
+    if let (Some(f), Some(t)) = (window.from, window.to)
+        && f >= t
+    {
+        return Err(Error::Config(format!(
+            "--from {} is not before --to {}: the window is empty",
+            a.from.as_deref().unwrap_or_default(),
+            a.to.as_deref().unwrap_or_default()
+        )));
+    }
     Ok(EngineOptions {
+        window,
+        store,
         memory_limit,
         batch_size: a.batch_size,
         data: a.data.clone().filter(|s| !s.is_empty()),

@@ -41,6 +41,10 @@ pub struct EngineOptions {
     pub memory_limit: Option<usize>,
     /// Rows per batch; `None` = DataFusion's default (8192).
     pub batch_size: Option<usize>,
+    /// How object stores are reached.
+    pub store: crate::store::StoreOptions,
+    /// `--from` / `--to`: the part of the lake `NetworkSessions` shows.
+    pub window: tables::TimeWindow,
 }
 
 /// Session settings every nethunt context uses (also the `.slt` harness).
@@ -62,7 +66,10 @@ pub fn context_for(opts: &EngineOptions) -> Result<SessionContext> {
     if let Some(b) = opts.batch_size {
         config = config.with_batch_size(b);
     }
-    let mut rt = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    let mut rt = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(std::sync::Arc::new(crate::store::StoreRegistry::new(
+            opts.store.clone(),
+        )));
     if let Some(limit) = opts.memory_limit {
         rt = rt.with_memory_pool(std::sync::Arc::new(
             datafusion::execution::memory_pool::FairSpillPool::new(limit),
@@ -93,7 +100,11 @@ impl Engine {
             }
         };
         let lake = match data {
-            Some(d) => Some(tables::register_sessions(&ctx, &d).await?),
+            Some(d) => {
+                let lake = tables::register_sessions(&ctx, &d).await?;
+                tables::apply_window(&ctx, &lake, opts.window).await?;
+                Some(lake)
+            }
             None => None,
         };
         let domains = match &opts.domains {

@@ -92,5 +92,33 @@ pub fn one_line(e: &DataFusionError) -> String {
         DataFusionError::IoError(io) => io.to_string(),
         other => other.to_string(),
     };
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::store::explain(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Secrets (keys, tokens) that must never be printed; see [`redact`].
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remember a secret so that [`redact`] hides it. Very short values are ignored (they would hide
+/// ordinary text and are no secret anyway).
+pub fn add_secret(secret: &str) {
+    if secret.len() < 6 {
+        return;
+    }
+    let mut s = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    if !s.iter().any(|x| x == secret) {
+        s.push(secret.to_string());
+    }
+}
+
+/// `text` with every recorded secret replaced by `***`. Every error line goes through this before
+/// it is printed.
+pub fn redact(text: &str) -> String {
+    let s = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = text.to_string();
+    for secret in s.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
 }

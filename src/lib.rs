@@ -4,6 +4,7 @@
 //! The binary is a thin shell over this library: `cli` parses, `config` validates, `engine` plans
 //! and runs, `output` writes. Tests drive the same modules in-process.
 
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -13,8 +14,11 @@ pub mod external;
 pub mod generate;
 pub mod output;
 pub mod params;
+pub mod progress;
 pub mod queries;
 pub mod repl;
+pub mod scan;
+pub mod store;
 pub mod tables;
 
 pub use error::{Error, Result};

@@ -37,10 +37,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Hits) => ExitCode::from(1),
         Err(e) => {
             let text = anyhow::Error::new(e).to_string();
-            eprintln!(
-                "nethunt: error: {}",
-                text.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("nethunt: error: {}", nethunt::error::redact(&line));
             ExitCode::from(2)
         }
     }

@@ -9,7 +9,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::util::display::FormatOptions;
 use datafusion::prelude::DataFrame;
-use futures::StreamExt;
+use std::io::IsTerminal;
+
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 
@@ -41,10 +43,11 @@ impl Format {
     }
 }
 
-/// What happened: rows written.
-#[derive(Debug, Clone, Copy, Default)]
+/// What happened: rows written, and what the scan read.
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     pub rows: usize,
+    pub scan: crate::scan::ScanMetrics,
 }
 
 fn null_text_options() -> FormatOptions<'static> {
@@ -73,13 +76,41 @@ async fn write_to<W: Write + Send>(
     format: Format,
     w: W,
     what: &Path,
+    progress: Option<&Progress>,
 ) -> Result<(W, Written)> {
     let schema: SchemaRef = df.schema().inner().clone();
-    let stream = df
-        .execute_stream()
+    let task = std::sync::Arc::new(df.task_ctx());
+    let plan = df
+        .create_physical_plan()
         .await
+        .map_err(|e| Error::datafusion("planning the query", e))?;
+    let stream = datafusion::physical_plan::execute_stream(plan.clone(), task)
         .map_err(|e| Error::datafusion("running the query", e))?;
-    write_stream(schema, stream, format, w, what).await
+    // The progress line shares the terminal with results printed to stdout: a table is printed
+    // after the whole result is in (the line is gone by then); a streamed format to a terminal
+    // gets no progress line.
+    let streamed_to_terminal =
+        format != Format::Table && what == Path::new("<stdout>") && std::io::stdout().is_terminal();
+    let ticker = progress
+        .filter(|_| !streamed_to_terminal)
+        .map(|p| crate::progress::Ticker::start(p.label.clone(), plan.clone(), p.started));
+    let result = if format == Format::Table && ticker.is_some() {
+        let batches: std::result::Result<Vec<RecordBatch>, _> = stream.try_collect().await;
+        if let Some(t) = ticker {
+            t.finish().await;
+        }
+        let batches = batches.map_err(|e| Error::datafusion("running the query", e))?;
+        write_batches(schema, batches, format, w, what).await
+    } else {
+        let r = write_stream(schema, stream, format, w, what).await;
+        if let Some(t) = ticker {
+            t.finish().await;
+        }
+        r
+    };
+    let (w, mut written) = result?;
+    written.scan = crate::scan::ScanMetrics::of(&plan);
+    Ok((w, written))
 }
 
 /// Write already-computed batches in `format` (the REPL collects before printing).
@@ -186,11 +217,30 @@ async fn write_stream<W: Write + Send>(
             writer.into_inner().map_err(|e| fail(e.to_string()))?
         }
     };
-    Ok((w, Written { rows }))
+    Ok((
+        w,
+        Written {
+            rows,
+            ..Default::default()
+        },
+    ))
 }
 
-/// Write the results to stdout or atomically to `path`.
-pub async fn write(df: DataFrame, format: Format, path: Option<&Path>) -> Result<Written> {
+/// A progress line for a long scan: what to call it, and since when it counts.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub label: String,
+    pub started: std::time::Instant,
+}
+
+/// Write the results to stdout or atomically to `path`, with a progress line on stderr when
+/// `progress` is given and the scan takes a while.
+pub async fn write(
+    df: DataFrame,
+    format: Format,
+    path: Option<&Path>,
+    progress: Option<&Progress>,
+) -> Result<Written> {
     match path {
         None => {
             if format == Format::Parquet {
@@ -198,7 +248,7 @@ pub async fn write(df: DataFrame, format: Format, path: Option<&Path>) -> Result
             }
             let stdout = std::io::stdout();
             let shown = PathBuf::from("<stdout>");
-            match write_to(df, format, BufWriter::new(stdout), &shown).await {
+            match write_to(df, format, BufWriter::new(stdout), &shown, progress).await {
                 Ok((mut w, written)) => {
                     flush_stdout(&mut w)?;
                     Ok(written)
@@ -231,7 +281,8 @@ pub async fn write(df: DataFrame, format: Format, path: Option<&Path>) -> Result
                 .map_err(|e| fail(format!("cannot create a temporary file: {e}")))?;
             let (tmp_file, tmp_path) = tmp.into_parts();
             // On any error below, `tmp_path` is dropped and the partial file deleted.
-            let (w, written) = write_to(df, format, BufWriter::new(tmp_file), path).await?;
+            let (w, written) =
+                write_to(df, format, BufWriter::new(tmp_file), path, progress).await?;
             let file = w.into_inner().map_err(|e| fail(e.to_string()))?;
             file.sync_all().map_err(|e| fail(e.to_string()))?;
             drop(file);

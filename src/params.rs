@@ -211,6 +211,33 @@ pub fn parse_timestamp(t: &str) -> Result<i64, String> {
     ))
 }
 
+/// A bound value as a user would write it: `2m` for an interval, RFC 3339 for an instant,
+/// `[443, 53]` for a list (manifests and listings).
+pub fn display_value(v: &ScalarValue) -> String {
+    match v {
+        ScalarValue::IntervalMonthDayNano(Some(i)) if i.months == 0 && i.days == 0 => {
+            let ns = i.nanoseconds;
+            for (unit, size) in [
+                ("h", 3_600_000_000_000i64),
+                ("m", 60_000_000_000),
+                ("s", 1_000_000_000),
+                ("ms", 1_000_000),
+            ] {
+                if ns != 0 && ns % size == 0 {
+                    return format!("{}{unit}", ns / size);
+                }
+            }
+            format!("{ns}ns")
+        }
+        ScalarValue::TimestampMicrosecond(Some(us), _) => {
+            chrono::DateTime::from_timestamp_micros(*us)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_else(|| us.to_string())
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Convert a TOML default from a query header to the declared type.
 pub fn from_toml(ty: ParamType, v: &toml::Value) -> Result<ScalarValue, String> {
     use toml::Value as V;
@@ -299,6 +326,17 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn displayed() {
+        let iv = parse_value(ParamType::Interval, "2m").unwrap();
+        assert_eq!(display_value(&iv), "2m");
+        let iv = parse_value(ParamType::Interval, "90s").unwrap();
+        assert_eq!(display_value(&iv), "90s");
+        let ts = parse_value(ParamType::Timestamp, "2024-07-30").unwrap();
+        assert_eq!(display_value(&ts), "2024-07-30T00:00:00Z");
+        assert_eq!(display_value(&ScalarValue::Int64(Some(5))), "5");
     }
 
     #[test]

@@ -296,7 +296,9 @@ impl Repl {
                     match self.handle(&text).await {
                         Ok(Step::Quit) => break,
                         Ok(Step::Continue) => {}
-                        Err(e) => eprintln!("error: {}", one_line(&e.to_string())),
+                        Err(e) => {
+                            eprintln!("error: {}", crate::error::redact(&one_line(&e.to_string())))
+                        }
                     }
                 }
                 Err(ReadlineError::Interrupted) => continue,

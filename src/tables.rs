@@ -1,7 +1,7 @@
 //! Table registration: `NetworkSessions` (a Parquet lake), `top1m` (the domain popularity list)
 //! and any `--table NAME=PATH`, with schema checks that name the file and the column.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -10,14 +10,14 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 
@@ -118,8 +118,14 @@ pub fn asim_family(col: &str) -> Option<Family> {
 /// One Parquet file of the lake with the schema its footer declares.
 #[derive(Debug, Clone)]
 pub struct LakeFile {
+    /// Where the file is, as the user would write it (`/abs/path`, `s3://bucket/key`).
     pub location: String,
+    /// The object-store path (what DataFusion's per-file metrics name the file by).
+    pub object_path: String,
     pub size: u64,
+    pub row_groups: usize,
+    /// Hive partition values from the folder names, in folder order.
+    pub partitions: Vec<(String, String)>,
     pub schema: SchemaRef,
 }
 
@@ -185,26 +191,28 @@ fn location_of(url: &ListingTableUrl, path: &object_store::path::Path) -> String
     }
 }
 
-/// Read the Arrow schema from one Parquet footer.
-async fn read_footer_schema(
-    ctx: &SessionContext,
-    store: &Arc<dyn object_store::ObjectStore>,
-    meta: &object_store::ObjectMeta,
-) -> std::result::Result<SchemaRef, String> {
-    let state = ctx.state();
-    ParquetFormat::default()
-        .infer_schema(&state, store, std::slice::from_ref(meta))
-        .await
-        .map_err(|e| {
-            format!(
-                "not a readable Parquet file ({})",
-                crate::error::one_line(&e)
-            )
-        })
+/// Read one Parquet footer: the Arrow schema and the number of row groups. The footer goes into
+/// the runtime's metadata cache, so the scan does not fetch it again.
+async fn read_footer(
+    store: Arc<dyn object_store::ObjectStore>,
+    cache: Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
+    meta: object_store::ObjectMeta,
+) -> std::result::Result<(SchemaRef, usize), String> {
+    use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+    let md = DFParquetMetadata::new(store.as_ref(), &meta).with_file_metadata_cache(Some(cache));
+    let fail = |e: DataFusionError| {
+        format!(
+            "not a readable Parquet file ({})",
+            crate::error::one_line(&e)
+        )
+    };
+    let metadata = md.fetch_metadata().await.map_err(fail)?;
+    let schema = md.fetch_schema().await.map_err(fail)?;
+    Ok((Arc::new(schema), metadata.num_row_groups()))
 }
 
-/// Hive partition columns (`key=value` folders) of a file path relative to the table root.
-fn partition_keys(root: &str, path: &str) -> Vec<String> {
+/// Hive partitions (`key=value` folders) of a file path relative to the table root.
+fn partition_keys(root: &str, path: &str) -> Vec<(String, String)> {
     let rel = path
         .strip_prefix(root)
         .unwrap_or(path)
@@ -212,24 +220,29 @@ fn partition_keys(root: &str, path: &str) -> Vec<String> {
     let mut segs: Vec<&str> = rel.split('/').collect();
     segs.pop(); // the file name
     segs.iter()
-        .filter_map(|s| s.split_once('=').map(|(k, _)| k.to_string()))
+        .filter_map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
-/// Split a local glob into the folder before the first wildcard and the pattern after it.
-fn split_glob(source: &str) -> (PathBuf, String) {
-    let mut prefix = PathBuf::new();
+/// Split a glob into the folder before the first wildcard segment and the pattern after it.
+fn split_glob(source: &str) -> (String, String) {
+    let mut prefix: Vec<&str> = Vec::new();
     let mut rest: Vec<&str> = Vec::new();
     for seg in source.split('/') {
         if rest.is_empty() && !seg.contains(['*', '?']) {
-            prefix.push(if seg.is_empty() { "/" } else { seg });
+            prefix.push(seg);
         } else {
             rest.push(seg);
         }
     }
-    if prefix.as_os_str().is_empty() {
-        prefix.push(".");
-    }
+    let prefix = match prefix.join("/") {
+        p if p.is_empty() && source.starts_with('/') => "/".to_string(),
+        p if p.is_empty() => ".".to_string(),
+        p => p,
+    };
     (prefix, rest.join("/"))
 }
 
@@ -245,37 +258,47 @@ fn glob_path_match(pattern: &[&str], path: &[&str]) -> bool {
     }
 }
 
-/// Expand a local glob to the files it matches, sorted.
-fn expand_local_glob(source: &str) -> Result<Vec<PathBuf>> {
+/// Expand a glob (local or object-store URL) to the URLs of the files it matches, sorted.
+async fn expand_glob(ctx: &SessionContext, source: &str) -> Result<Vec<ListingTableUrl>> {
+    let fail = |m: String| Error::table(SESSIONS, source, m);
     let (prefix, pattern) = split_glob(source);
+    let base = ListingTableUrl::parse(format!("{}/", prefix.trim_end_matches('/')))
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let store = ctx
+        .runtime_env()
+        .object_store(base.object_store())
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
     let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    let mut out = Vec::new();
-    let mut stack = vec![prefix.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+    let root = base.prefix().clone();
+    let listed: Vec<object_store::ObjectMeta> =
+        if crate::store::is_url(source) || Path::new(&prefix).is_dir() {
+            store
+                .list(Some(&root))
+                .try_collect()
+                .await
+                .map_err(|e| fail(crate::store::explain(&e.to_string())))?
+        } else {
+            vec![]
         };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(rel) = p.strip_prefix(&prefix) {
-                let segs: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
-                if glob_path_match(&pat, &segs) {
-                    out.push(p);
-                }
-            }
-        }
-    }
+    let mut out: Vec<String> = listed
+        .iter()
+        .filter_map(|m| {
+            let rel: Vec<String> = m
+                .location
+                .prefix_match(&root)?
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
+            glob_path_match(&pat, &rel).then(|| location_of(&base, &m.location))
+        })
+        .collect();
     out.sort();
     if out.is_empty() {
-        return Err(Error::table(
-            SESSIONS,
-            source,
-            "no files match this pattern",
-        ));
+        return Err(fail("no files match this pattern".into()));
     }
-    Ok(out)
+    out.iter()
+        .map(|l| ListingTableUrl::parse(l).map_err(|e| fail(crate::error::one_line(&e))))
+        .collect()
 }
 
 /// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
@@ -284,19 +307,27 @@ fn expand_local_glob(source: &str) -> Result<Vec<PathBuf>> {
 /// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
 pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lake> {
     let fail = |msg: String| Error::table(SESSIONS, source, msg);
-    let local = !source.contains("://");
-    let is_glob = local && source.contains(['*', '?']);
-    if local && !is_glob && !Path::new(source).exists() {
+    let remote = crate::store::is_url(source);
+    let is_glob = source.contains(['*', '?']);
+    if !remote && !is_glob && !Path::new(source).exists() {
         return Err(fail("no such file or directory".into()));
     }
-    let urls: Vec<ListingTableUrl> = if is_glob {
-        expand_local_glob(source)?
-            .iter()
-            .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| fail(crate::error::one_line(&e)))?
+    // A remote prefix without a trailing slash is a folder unless it names a .parquet object.
+    let folder_url;
+    let source_url = if remote
+        && !is_glob
+        && !source.ends_with('/')
+        && !source.to_ascii_lowercase().ends_with(".parquet")
+    {
+        folder_url = format!("{source}/");
+        folder_url.as_str()
     } else {
-        vec![ListingTableUrl::parse(source).map_err(|e| fail(crate::error::one_line(&e)))?]
+        source
+    };
+    let urls: Vec<ListingTableUrl> = if is_glob {
+        expand_glob(ctx, source).await?
+    } else {
+        vec![ListingTableUrl::parse(source_url).map_err(|e| fail(crate::error::one_line(&e)))?]
     };
     let url = urls[0].clone();
     let store = ctx
@@ -329,16 +360,22 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
     let root = url.prefix().as_ref().to_string();
     let mut files = Vec::with_capacity(metas.len());
     let mut partition_cols: Option<Vec<String>> = None;
-    for meta in &metas {
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    // Footers are read 16 at a time: on an object store each is a round trip.
+    let footers: Vec<_> = futures::stream::iter(metas.iter().cloned())
+        .map(|m| read_footer(store.clone(), cache.clone(), m))
+        .buffered(16)
+        .collect()
+        .await;
+    for (meta, footer) in metas.iter().zip(footers) {
         let location = location_of(&url, &meta.location);
-        let schema = read_footer_schema(ctx, &store, meta)
-            .await
-            .map_err(|m| Error::table(SESSIONS, &location, m))?;
-        let keys = if is_dir {
+        let (schema, row_groups) = footer.map_err(|m| Error::table(SESSIONS, &location, m))?;
+        let partitions = if is_dir {
             partition_keys(&root, meta.location.as_ref())
         } else {
             vec![]
         };
+        let keys: Vec<String> = partitions.iter().map(|(k, _)| k.clone()).collect();
         match &partition_cols {
             None => partition_cols = Some(keys),
             Some(p) if *p != keys => {
@@ -356,7 +393,10 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
         }
         files.push(LakeFile {
             location,
+            object_path: meta.location.as_ref().to_string(),
             size: meta.size,
+            row_groups,
+            partitions,
             schema,
         });
     }
@@ -407,6 +447,125 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
         files,
         partition_cols,
     })
+}
+
+/// A window on `TimeGenerated` (`--from` inclusive, `--to` exclusive), in microseconds since the
+/// Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl TimeWindow {
+    pub fn is_unbounded(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
+fn utc_date_hour(us: i64) -> (String, u32) {
+    let t = chrono::DateTime::from_timestamp_micros(us).unwrap_or_default();
+    (t.format("%Y-%m-%d").to_string(), chrono::Timelike::hour(&t))
+}
+
+/// Restrict `NetworkSessions` to `window`: the registered table is replaced by a view over the same
+/// scan with a filter on `TimeGenerated` (which prunes row groups by their statistics) and, when
+/// every file of the lake sits under `date=YYYY-MM-DD/` (and `hour=H/`) folders, on those
+/// partition columns too, so that whole folders are never listed or opened. Partition folders are
+/// taken to be the UTC date and hour of `TimeGenerated`.
+pub async fn apply_window(ctx: &SessionContext, lake: &Lake, window: TimeWindow) -> Result<()> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, ident as col, lit};
+    if window.is_unbounded() {
+        return Ok(());
+    }
+    let fail = |m: String| Error::table(SESSIONS, &lake.source, m);
+    let provider = ctx
+        .table_provider(TableReference::bare(SESSIONS))
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let ts_type = provider
+        .schema()
+        .field_with_name("TimeGenerated")
+        .map(|f| f.data_type().clone())
+        .map_err(|_| {
+            fail("--from/--to need a TimeGenerated column, and the lake has none".into())
+        })?;
+    if !Family::Timestamp.accepts(&ts_type) {
+        return Err(fail(format!(
+            "column TimeGenerated has type {ts_type}, expected a timestamp (needed by --from/--to)"
+        )));
+    }
+    let ts = |us: i64| {
+        cast(
+            lit(ScalarValue::TimestampMicrosecond(
+                Some(us),
+                Some("UTC".into()),
+            )),
+            ts_type.clone(),
+        )
+    };
+    let mut conds = Vec::new();
+    if let Some(f) = window.from {
+        conds.push(col("TimeGenerated").gt_eq(ts(f)));
+    }
+    if let Some(t) = window.to {
+        conds.push(col("TimeGenerated").lt(ts(t)));
+    }
+    // Partition filters, only when every file's folder values have the expected shape (a lake
+    // partitioned some other way is still filtered exactly, just without skipping folders).
+    let values = |key: &str| -> Option<Vec<&str>> {
+        lake.files
+            .iter()
+            .map(|f| {
+                f.partitions
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+            })
+            .collect()
+    };
+    let dates_ok = values("date").is_some_and(|v| {
+        v.iter()
+            .all(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() && d.len() == 10)
+    });
+    let hours_ok = dates_ok
+        && values("hour").is_some_and(|v| v.iter().all(|h| h.parse::<u32>().is_ok_and(|h| h < 24)));
+    let hour = || cast(col("hour"), DataType::Int32);
+    if dates_ok {
+        if let Some(f) = window.from {
+            let (d, h) = utc_date_hour(f);
+            conds.push(col("date").gt_eq(lit(d.clone())));
+            if hours_ok {
+                conds.push(col("date").gt(lit(d)).or(hour().gt_eq(lit(h as i32))));
+            }
+        }
+        if let Some(t) = window.to {
+            let (d, h) = utc_date_hour(t - 1);
+            conds.push(col("date").lt_eq(lit(d.clone())));
+            if hours_ok {
+                conds.push(col("date").lt(lit(d)).or(hour().lt_eq(lit(h as i32))));
+            }
+        }
+    }
+    let predicate = conds
+        .into_iter()
+        .reduce(|a, b| a.and(b))
+        .expect("at least one bound");
+    let plan = LogicalPlanBuilder::scan(
+        SESSIONS,
+        datafusion::datasource::provider_as_source(provider),
+        None,
+    )
+    .and_then(|b| b.filter(predicate))
+    .and_then(|b| b.build())
+    .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let view = datafusion::datasource::ViewTable::new(plan, None);
+    ctx.deregister_table(TableReference::bare(SESSIONS))
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(SESSIONS), Arc::new(view))
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(())
 }
 
 /// Every column name a plan refers to (in any node or subquery). Checked against the lake before
@@ -619,11 +778,19 @@ mod tests {
         assert!(m("date=2024-07-3*/*.parquet", "date=2024-07-31/p.parquet"));
         assert_eq!(
             split_glob("data/lake/*/x.parquet"),
-            (PathBuf::from("data/lake"), "*/x.parquet".to_string())
+            ("data/lake".to_string(), "*/x.parquet".to_string())
         );
         assert_eq!(
             split_glob("/abs/*.parquet"),
-            (PathBuf::from("/abs"), "*.parquet".to_string())
+            ("/abs".to_string(), "*.parquet".to_string())
+        );
+        assert_eq!(
+            split_glob("s3://b/lake/date=*/*.parquet"),
+            ("s3://b/lake".to_string(), "date=*/*.parquet".to_string())
+        );
+        assert_eq!(
+            split_glob("*.parquet"),
+            (".".to_string(), "*.parquet".to_string())
         );
     }
 
@@ -631,7 +798,10 @@ mod tests {
     fn partitions() {
         assert_eq!(
             partition_keys("lake", "lake/date=2024-01-01/hour=03/p.parquet"),
-            vec!["date", "hour"]
+            vec![
+                ("date".to_string(), "2024-01-01".to_string()),
+                ("hour".to_string(), "03".to_string())
+            ]
         );
         assert!(partition_keys("lake", "lake/p.parquet").is_empty());
     }

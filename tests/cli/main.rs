@@ -6,6 +6,7 @@
 
 mod fetch;
 mod repl;
+mod s3;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
