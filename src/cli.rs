@@ -55,9 +55,29 @@ pub enum Command {
     Batch(BatchArgs),
     /// Interactive SQL session (statements from stdin when it is not a terminal)
     Repl(ReplArgs),
+    /// Convert sensor logs into a NetworkSessions lake
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Fetch and inspect the cached top-1M domain list (table top1m)
     #[command(subcommand)]
     Domains(DomainsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Zeek conn.log files (TSV or JSON lines, plain or .gz) into OUT/date=YYYY-MM-DD/*.parquet; http.log and ssl.log among the inputs give UrlHostname
+    Zeek(ZeekArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ZeekArgs {
+    /// conn, http and ssl logs, in any order (told apart by their #path header or fields)
+    #[arg(required = true, value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+
+    /// Lake folder; files are added next to any already there
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,6 +64,21 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Generate(args) => generate(args, quiet),
+        Command::Import(crate::cli::ImportCommand::Zeek(args)) => {
+            let done = crate::zeek::import(&args.logs, &args.out)?;
+            if !quiet {
+                eprintln!(
+                    "imported {} session{} ({} with a hostname) into {} file{} under {}",
+                    done.rows,
+                    if done.rows == 1 { "" } else { "s" },
+                    done.with_hostname,
+                    done.files.len(),
+                    if done.files.len() == 1 { "" } else { "s" },
+                    args.out.display()
+                );
+            }
+            Ok(Outcome::Ok)
+        }
     }
 }
 

@@ -20,5 +20,6 @@ pub mod repl;
 pub mod scan;
 pub mod store;
 pub mod tables;
+pub mod zeek;
 
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@
 mod fetch;
 mod repl;
 mod s3;
+mod zeek;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,669 @@
+//! `nethunt import zeek`: Zeek `conn.log` files (TSV or JSON lines, plain or gzip) into the ASIM
+//! NetworkSession lake layout (`OUT/date=YYYY-MM-DD/part-*.parquet`), with `UrlHostname` taken
+//! from `http.log` (Host header) or else `ssl.log` (SNI) of the same connection (`uid`).
+//!
+//! Mapping (as `../shared/data/real/README.md` describes Zeek-derived sessions):
+//! `conn_state` SF, S1, OTH → `EventResult` Success; S0, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH,
+//! SH, SHR → Failure; anything else NULL; the raw state stays in `ZeekConnState` (and
+//! `EventResultDetails`). `proto` → `NetworkProtocol` upper-case; `service` →
+//! `NetworkApplicationProtocol`; `local_orig`/`local_resp` → `NetworkDirection`
+//! (Outbound/Inbound/Local/External); `duration` → `NetworkDuration` in milliseconds.
+//!
+//! Input is streamed: memory holds the hostname maps and one batch per day being written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+
+/// Rows buffered per day before they are written as a batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// The lake schema `import zeek` writes: the generator's ASIM columns plus Zeek's own.
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "TimeGenerated",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("EventCount", DataType::Int32, false),
+        Field::new("EventType", DataType::Utf8, false),
+        Field::new("EventResult", DataType::Utf8, true),
+        Field::new("EventResultDetails", DataType::Utf8, true),
+        Field::new("EventProduct", DataType::Utf8, false),
+        Field::new("EventVendor", DataType::Utf8, false),
+        Field::new("NetworkProtocol", DataType::Utf8, true),
+        Field::new("NetworkProtocolVersion", DataType::Utf8, true),
+        Field::new("NetworkApplicationProtocol", DataType::Utf8, true),
+        Field::new("NetworkDirection", DataType::Utf8, true),
+        Field::new("SrcIpAddr", DataType::Utf8, true),
+        Field::new("SrcPortNumber", DataType::Int32, true),
+        Field::new("DstIpAddr", DataType::Utf8, true),
+        Field::new("DstPortNumber", DataType::Int32, true),
+        Field::new("SrcBytes", DataType::Int64, true),
+        Field::new("DstBytes", DataType::Int64, true),
+        Field::new("SrcPackets", DataType::Int64, true),
+        Field::new("DstPackets", DataType::Int64, true),
+        Field::new("NetworkDuration", DataType::Int32, true),
+        Field::new("UrlHostname", DataType::Utf8, true),
+        Field::new("EventOriginalUid", DataType::Utf8, true),
+        Field::new("ZeekConnState", DataType::Utf8, true),
+    ]))
+}
+
+/// `conn_state` → `EventResult`.
+pub fn event_result(conn_state: &str) -> Option<&'static str> {
+    match conn_state {
+        "SF" | "S1" | "OTH" => Some("Success"),
+        "S0" | "REJ" | "S2" | "S3" | "RSTO" | "RSTR" | "RSTOS0" | "RSTRH" | "SH" | "SHR" => {
+            Some("Failure")
+        }
+        _ => None,
+    }
+}
+
+fn direction(local_orig: Option<bool>, local_resp: Option<bool>) -> Option<&'static str> {
+    match (local_orig?, local_resp?) {
+        (true, false) => Some("Outbound"),
+        (false, true) => Some("Inbound"),
+        (true, true) => Some("Local"),
+        (false, false) => Some("External"),
+    }
+}
+
+/// Which Zeek log a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Conn,
+    Http,
+    Ssl,
+}
+
+/// One record: field name → value (`None` for unset).
+type Record = HashMap<String, Option<String>>;
+
+/// Open a log, gunzipping when it starts with the gzip magic bytes.
+fn open(path: &Path) -> Result<Box<dyn BufRead>> {
+    let io = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(io)?;
+    let f = std::fs::File::open(path).map_err(io)?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+    } else {
+        Box::new(BufReader::new(f))
+    })
+}
+
+/// Zeek's TSV escapes (`\x09`, `\\`) decoded.
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1] == b'x'
+            && let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16)
+        {
+            out.push(v);
+            i += 4;
+        } else if b[i] == b'\\' && i + 1 < b.len() && b[i + 1] == b'\\' {
+            out.push(b'\\');
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads the records of one log, TSV (with `#fields`) or JSON lines, calling `f` for each.
+fn for_each_record(path: &Path, mut f: impl FnMut(usize, &Record) -> Result<()>) -> Result<()> {
+    let reader = open(path)?;
+    let err = |line: usize, msg: String| Error::QueryFile {
+        path: path.to_path_buf(),
+        line: Some(line),
+        msg,
+    };
+    let mut fields: Vec<String> = Vec::new();
+    let mut sep = "\t".to_string();
+    let mut unset = "-".to_string();
+    let mut empty = "(empty)".to_string();
+    let mut rec: Record = HashMap::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let line = String::from_utf8(line)
+            .map_err(|_| err(n, "not UTF-8 text (is this a Zeek log?)".into()))?;
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('#') {
+            let (key, rest) = h.split_once([' ', '\t']).unwrap_or((h, ""));
+            match key {
+                "separator" => sep = unescape(rest.trim()),
+                "unset_field" => unset = rest.trim_start_matches(sep.as_str()).to_string(),
+                "empty_field" => empty = rest.trim_start_matches(sep.as_str()).to_string(),
+                "fields" => {
+                    fields = rest
+                        .split(sep.as_str())
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }
+                _ => {}
+            }
+            continue;
+        }
+        rec.clear();
+        if line.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| err(n, format!("not a JSON object: {e}")))?;
+            let obj = v
+                .as_object()
+                .ok_or_else(|| err(n, "not a JSON object".into()))?;
+            flatten_json("", obj, &mut rec);
+        } else {
+            if fields.is_empty() {
+                return Err(err(
+                    n,
+                    "not a Zeek log: no #fields header before the first record".into(),
+                ));
+            }
+            let values: Vec<&str> = line.split(sep.as_str()).collect();
+            if values.len() != fields.len() {
+                return Err(err(
+                    n,
+                    format!("{} values for {} #fields", values.len(), fields.len()),
+                ));
+            }
+            for (k, v) in fields.iter().zip(values) {
+                let v = if v == unset {
+                    None
+                } else if v == empty {
+                    Some(String::new())
+                } else {
+                    Some(unescape(v))
+                };
+                rec.insert(k.clone(), v);
+            }
+        }
+        f(n, &rec).map_err(|e| match e {
+            Error::Config(m) => err(n, m),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// `{"id": {"orig_h": ..}}` and `{"id.orig_h": ..}` both become `id.orig_h`.
+fn flatten_json(prefix: &str, obj: &serde_json::Map<String, serde_json::Value>, out: &mut Record) {
+    for (k, v) in obj {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            serde_json::Value::Object(o) => flatten_json(&key, o, out),
+            serde_json::Value::Null => {
+                out.insert(key, None);
+            }
+            serde_json::Value::String(s) => {
+                out.insert(key, Some(s.clone()));
+            }
+            serde_json::Value::Array(a) => {
+                let parts: Vec<String> = a
+                    .iter()
+                    .map(|x| match x {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                out.insert(key, Some(parts.join(",")));
+            }
+            other => {
+                out.insert(key, Some(other.to_string()));
+            }
+        }
+    }
+}
+
+/// A Zeek `time`: epoch seconds with a fraction (exact, no float rounding) or ISO 8601.
+fn parse_ts(s: &str) -> std::result::Result<i64, String> {
+    let bad = || format!("field ts: expected epoch seconds or an ISO 8601 time, got '{s}'");
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = int.parse().map_err(|_| bad())?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let mut micros = 0i64;
+    for (i, d) in frac.bytes().take(6).enumerate() {
+        micros += (d - b'0') as i64 * 10i64.pow(5 - i as u32);
+    }
+    secs.checked_mul(1_000_000)
+        .and_then(|v| v.checked_add(micros))
+        .ok_or_else(bad)
+}
+
+fn get<'a>(r: &'a Record, k: &str) -> Option<&'a str> {
+    r.get(k).and_then(|v| v.as_deref())
+}
+
+fn get_int(r: &Record, k: &str) -> std::result::Result<Option<i64>, String> {
+    match get(r, k) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("field {k}: expected a whole number, got '{v}'")),
+    }
+}
+
+fn get_bool(r: &Record, k: &str) -> Option<bool> {
+    match get(r, k)? {
+        "T" | "true" => Some(true),
+        "F" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// One session, as it goes into the lake.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Session {
+    pub ts: i64,
+    pub conn_state: Option<String>,
+    pub proto: Option<String>,
+    pub version: Option<&'static str>,
+    pub service: Option<String>,
+    pub direction: Option<&'static str>,
+    pub src: Option<String>,
+    pub src_port: Option<i32>,
+    pub dst: Option<String>,
+    pub dst_port: Option<i32>,
+    pub src_bytes: Option<i64>,
+    pub dst_bytes: Option<i64>,
+    pub src_pkts: Option<i64>,
+    pub dst_pkts: Option<i64>,
+    pub duration_ms: Option<i32>,
+    pub host: Option<String>,
+    pub uid: Option<String>,
+}
+
+/// A conn.log record as a session (the hostname is filled in later).
+fn session(r: &Record) -> std::result::Result<Session, String> {
+    let ts = parse_ts(get(r, "ts").ok_or("field ts is missing")?)?;
+    let port = |k: &str| -> std::result::Result<Option<i32>, String> {
+        match get_int(r, k)? {
+            None => Ok(None),
+            Some(p) if (0..=65535).contains(&p) => Ok(Some(p as i32)),
+            Some(p) => Err(format!("field {k}: {p} is not a port number")),
+        }
+    };
+    let duration_ms = match get(r, "duration") {
+        None | Some("") => None,
+        Some(d) => {
+            let secs: f64 = d
+                .parse()
+                .map_err(|_| format!("field duration: expected seconds, got '{d}'"))?;
+            Some((secs * 1000.0).round().clamp(0.0, i32::MAX as f64) as i32)
+        }
+    };
+    let src = get(r, "id.orig_h").map(str::to_string);
+    let version = src
+        .as_deref()
+        .map(|a| if a.contains(':') { "IPv6" } else { "IPv4" });
+    Ok(Session {
+        ts,
+        conn_state: get(r, "conn_state").map(str::to_string),
+        proto: get(r, "proto").map(str::to_ascii_uppercase),
+        version,
+        service: get(r, "service")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        direction: direction(get_bool(r, "local_orig"), get_bool(r, "local_resp")),
+        src,
+        src_port: port("id.orig_p")?,
+        dst: get(r, "id.resp_h").map(str::to_string),
+        dst_port: port("id.resp_p")?,
+        src_bytes: get_int(r, "orig_bytes")?,
+        dst_bytes: get_int(r, "resp_bytes")?,
+        src_pkts: get_int(r, "orig_pkts")?,
+        dst_pkts: get_int(r, "resp_pkts")?,
+        duration_ms,
+        host: None,
+        uid: get(r, "uid").map(str::to_string),
+    })
+}
+
+/// Sessions as a batch of [`schema`].
+pub fn to_batch(rows: &[Session]) -> RecordBatch {
+    let n = rows.len();
+    let strs = |f: &dyn Fn(&Session) -> Option<&str>| -> ArrayRef {
+        let mut b = StringBuilder::new();
+        for r in rows {
+            b.append_option(f(r));
+        }
+        Arc::new(b.finish())
+    };
+    let i32s = |f: &dyn Fn(&Session) -> Option<i32>| -> ArrayRef {
+        let mut b = Int32Builder::new();
+        for r in rows {
+            b.append_option(f(r));
+        }
+        Arc::new(b.finish())
+    };
+    let i64s = |f: &dyn Fn(&Session) -> Option<i64>| -> ArrayRef {
+        let mut b = Int64Builder::new();
+        for r in rows {
+            b.append_option(f(r));
+        }
+        Arc::new(b.finish())
+    };
+    let mut time = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    for r in rows {
+        time.append_value(r.ts);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(time.finish()),
+        Arc::new(arrow::array::Int32Array::from(vec![1; n])),
+        strs(&|_| Some("NetworkSession")),
+        strs(&|r| r.conn_state.as_deref().and_then(event_result)),
+        strs(&|r| r.conn_state.as_deref()),
+        strs(&|_| Some("Zeek")),
+        strs(&|_| Some("Corelight")),
+        strs(&|r| r.proto.as_deref()),
+        strs(&|r| r.version),
+        strs(&|r| r.service.as_deref()),
+        strs(&|r| r.direction),
+        strs(&|r| r.src.as_deref()),
+        i32s(&|r| r.src_port),
+        strs(&|r| r.dst.as_deref()),
+        i32s(&|r| r.dst_port),
+        i64s(&|r| r.src_bytes),
+        i64s(&|r| r.dst_bytes),
+        i64s(&|r| r.src_pkts),
+        i64s(&|r| r.dst_pkts),
+        i32s(&|r| r.duration_ms),
+        strs(&|r| r.host.as_deref()),
+        strs(&|r| r.uid.as_deref()),
+        strs(&|r| r.conn_state.as_deref()),
+    ];
+    RecordBatch::try_new(schema(), cols).expect("columns match the schema")
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub rows: usize,
+    pub with_hostname: usize,
+    pub files: Vec<PathBuf>,
+}
+
+/// One day's output file, written to a temporary name and renamed when complete.
+struct DayFile {
+    writer: ArrowWriter<std::fs::File>,
+    tmp: tempfile::TempPath,
+    path: PathBuf,
+    buffer: Vec<Session>,
+}
+
+/// Import `inputs` (conn, http and ssl logs in any order; told apart by `#path` or their fields)
+/// into the lake folder `out`. New files are added next to any already there (named by the time
+/// of the import), so a lake grows by imports; importing the same logs twice duplicates them.
+pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
+    if inputs.is_empty() {
+        return Err(Error::Config(
+            "import zeek: give at least one conn.log".into(),
+        ));
+    }
+    // Hostnames first: HTTP Host per uid, else TLS SNI.
+    let mut http: HashMap<String, String> = HashMap::new();
+    let mut sni: HashMap<String, String> = HashMap::new();
+    let mut conns: Vec<&PathBuf> = Vec::new();
+    for p in inputs {
+        let kind = sniff(p)?;
+        match kind {
+            Kind::Conn => conns.push(p),
+            Kind::Http | Kind::Ssl => {
+                let (map, field) = if kind == Kind::Http {
+                    (&mut http, "host")
+                } else {
+                    (&mut sni, "server_name")
+                };
+                for_each_record(p, |_, r| {
+                    if let (Some(uid), Some(h)) = (get(r, "uid"), get(r, field))
+                        && !h.is_empty()
+                    {
+                        map.entry(uid.to_string()).or_insert_with(|| h.to_string());
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+    }
+    if conns.is_empty() {
+        return Err(Error::Config(
+            "import zeek: no conn log among the inputs (http.log and ssl.log only add hostnames)"
+                .into(),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::Output {
+        path: out.to_path_buf(),
+        msg: format!("cannot create the folder: {e}"),
+    })?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
+        .build();
+    let mut days: BTreeMap<String, DayFile> = BTreeMap::new();
+    let mut done = Imported::default();
+    let out_err = |path: &Path, e: String| Error::Output {
+        path: path.to_path_buf(),
+        msg: e,
+    };
+    let flush = |d: &mut DayFile| -> Result<()> {
+        if d.buffer.is_empty() {
+            return Ok(());
+        }
+        d.buffer.sort_by_key(|s| s.ts);
+        let b = to_batch(&d.buffer);
+        d.buffer.clear();
+        d.writer
+            .write(&b)
+            .map_err(|e| out_err(&d.path, e.to_string()))
+    };
+    for p in conns {
+        for_each_record(p, |_, r| {
+            let mut s = session(r).map_err(Error::Config)?;
+            if let Some(uid) = &s.uid {
+                s.host = http.get(uid).or_else(|| sni.get(uid)).cloned();
+            }
+            let date = chrono::DateTime::from_timestamp_micros(s.ts)
+                .ok_or_else(|| Error::Config(format!("field ts: {} is out of range", s.ts)))?
+                .format("%Y-%m-%d")
+                .to_string();
+            if !days.contains_key(&date) {
+                let dir = out.join(format!("date={date}"));
+                std::fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e.to_string()))?;
+                let (file, tmp) = tempfile::Builder::new()
+                    .prefix(".nethunt-")
+                    .suffix(".partial")
+                    .tempfile_in(&dir)
+                    .map_err(|e| out_err(&dir, e.to_string()))?
+                    .into_parts();
+                let path = dir.join(format!("zeek-{stamp}.parquet"));
+                let writer = ArrowWriter::try_new(file, schema(), Some(props.clone()))
+                    .map_err(|e| out_err(&path, e.to_string()))?;
+                days.insert(
+                    date.clone(),
+                    DayFile {
+                        writer,
+                        tmp,
+                        path,
+                        buffer: Vec::new(),
+                    },
+                );
+            }
+            let d = days.get_mut(&date).expect("inserted");
+            done.rows += 1;
+            done.with_hostname += s.host.is_some() as usize;
+            d.buffer.push(s);
+            if d.buffer.len() >= BATCH_ROWS {
+                flush(d)?;
+            }
+            Ok(())
+        })?;
+    }
+    // Every day is complete: finish the files, then rename them all. A failure before this point
+    // leaves only temporary files, which are deleted as they drop.
+    let mut finished = Vec::new();
+    for (_, mut d) in days {
+        flush(&mut d)?;
+        let file = d
+            .writer
+            .into_inner()
+            .map_err(|e| out_err(&d.path, e.to_string()))?;
+        file.sync_all()
+            .map_err(|e| out_err(&d.path, e.to_string()))?;
+        finished.push((d.tmp, d.path));
+    }
+    for (tmp, path) in finished {
+        tmp.persist(&path)
+            .map_err(|e| out_err(&path, e.to_string()))?;
+        done.files.push(path);
+    }
+    Ok(done)
+}
+
+/// Which log a file holds: `#path` for TSV, the fields of the first record for JSON.
+fn sniff(path: &Path) -> Result<Kind> {
+    let mut reader = open(path)?;
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        let read = reader.read_line(&mut line).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        });
+        let fail = |msg: &str| Error::QueryFile {
+            path: path.to_path_buf(),
+            line: Some(n),
+            msg: msg.to_string(),
+        };
+        match read {
+            Ok(0) => return Err(fail("empty: no Zeek records")),
+            Err(_) => return Err(fail("not UTF-8 text (is this a Zeek log?)")),
+            Ok(_) => {}
+        }
+        let l = line.trim();
+        if l.is_empty() {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("#path") {
+            return match rest.trim() {
+                "conn" => Ok(Kind::Conn),
+                "http" => Ok(Kind::Http),
+                "ssl" => Ok(Kind::Ssl),
+                other => Err(fail(&format!(
+                    "a Zeek '{other}' log: only conn, http and ssl logs are read"
+                ))),
+            };
+        }
+        if l.starts_with('#') {
+            continue;
+        }
+        if l.starts_with('{') {
+            let mut rec = Record::new();
+            let v: serde_json::Value =
+                serde_json::from_str(l).map_err(|e| fail(&format!("not a JSON object: {e}")))?;
+            let obj = v.as_object().ok_or_else(|| fail("not a JSON object"))?;
+            flatten_json("", obj, &mut rec);
+            return if rec.contains_key("conn_state") || rec.contains_key("orig_bytes") {
+                Ok(Kind::Conn)
+            } else if rec.contains_key("method") || rec.contains_key("status_code") {
+                Ok(Kind::Http)
+            } else if rec.contains_key("server_name") || rec.contains_key("cipher") {
+                Ok(Kind::Ssl)
+            } else {
+                Err(fail(
+                    "a JSON record that is not from a conn, http or ssl log",
+                ))
+            };
+        }
+        return Err(fail("not a Zeek log: no #path header and not JSON"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_ts("1714417137.321305"), Ok(1_714_417_137_321_305));
+        assert_eq!(parse_ts("1714417137.3"), Ok(1_714_417_137_300_000));
+        assert_eq!(parse_ts("1714417137"), Ok(1_714_417_137_000_000));
+        assert_eq!(
+            parse_ts("2024-04-29T18:58:57.321305Z"),
+            Ok(1_714_417_137_321_305)
+        );
+        assert!(parse_ts("x").is_err());
+        assert!(parse_ts("1.2.3").is_err());
+    }
+
+    #[test]
+    fn states_and_directions() {
+        for s in ["SF", "S1", "OTH"] {
+            assert_eq!(event_result(s), Some("Success"));
+        }
+        for s in [
+            "S0", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR",
+        ] {
+            assert_eq!(event_result(s), Some("Failure"));
+        }
+        assert_eq!(event_result("XYZ"), None);
+        assert_eq!(direction(Some(true), Some(false)), Some("Outbound"));
+        assert_eq!(direction(None, Some(false)), None);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape("\\x09"), "\t");
+        assert_eq!(unescape("a\\x2cb"), "a,b");
+        assert_eq!(unescape("plain"), "plain");
+    }
+}
