@@ -1,5 +1,5 @@
 //! A progress line on stderr for scans that take a while: label, files and bytes read so far,
-//! elapsed time. It appears only after [`DELAY`], only on a terminal, and never with `--quiet`.
+//! elapsed time. It appears only after [`delay`], only on a terminal, and never with `--quiet`.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -9,8 +9,16 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::scan::{ScanMetrics, human_bytes};
 
-/// How long a scan runs before its progress line is shown.
-pub const DELAY: Duration = Duration::from_secs(2);
+/// How long a scan runs before its progress line is shown; `NETHUNT_PROGRESS_DELAY` (seconds)
+/// overrides it (the tests use 0).
+pub fn delay() -> Duration {
+    std::env::var("NETHUNT_PROGRESS_DELAY")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| (0.0..86_400.0).contains(s))
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(2))
+}
 
 /// Whether progress lines are wanted: stderr is a terminal and `--quiet` was not given.
 pub fn wanted(quiet: bool) -> bool {
@@ -24,10 +32,11 @@ pub struct Ticker {
 }
 
 impl Ticker {
-    /// Show `label` with the scan figures of `plan`, refreshed every 200 ms once [`DELAY`] has
+    /// Show `label` with the scan figures of `plan`, refreshed every 200 ms once [`delay`] has
     /// passed since `started` (the batch's start, so a batch of quick queries shows one too).
     pub fn start(label: String, plan: Arc<dyn ExecutionPlan>, started: Instant) -> Ticker {
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let delay = delay();
         let task = tokio::spawn(async move {
             let mut bar: Option<indicatif::ProgressBar> = None;
             let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -36,7 +45,7 @@ impl Ticker {
                     _ = &mut rx => break,
                     _ = tick.tick() => {}
                 }
-                if started.elapsed() < DELAY {
+                if started.elapsed() < delay {
                     continue;
                 }
                 let b = bar.get_or_insert_with(|| {
@@ -51,7 +60,7 @@ impl Ticker {
                 });
                 let m = ScanMetrics::of(&plan);
                 b.set_message(format!(
-                    "{label} · {} file{} · {} read · {:.1}s",
+                    "{label}: {} file{}, {} read, {:.1}s",
                     m.files.len(),
                     if m.files.len() == 1 { "" } else { "s" },
                     human_bytes(m.bytes()),

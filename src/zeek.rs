@@ -19,7 +19,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -29,37 +29,29 @@ use crate::error::{Error, Result};
 /// Rows buffered per day before they are written as a batch.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// The lake schema `import zeek` writes: the generator's ASIM columns plus Zeek's own.
+/// Columns Zeek adds to the generator's ASIM columns.
+const ZEEK_COLUMNS: [&str; 5] = [
+    "EventResultDetails",
+    "NetworkProtocolVersion",
+    "NetworkApplicationProtocol",
+    "EventOriginalUid",
+    "ZeekConnState",
+];
+
+/// The lake schema `import zeek` writes: the same ASIM columns as `nethunt generate` (so the two
+/// mix in one lake), then Zeek's own.
 pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(
-            "TimeGenerated",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("EventCount", DataType::Int32, false),
-        Field::new("EventType", DataType::Utf8, false),
-        Field::new("EventResult", DataType::Utf8, true),
-        Field::new("EventResultDetails", DataType::Utf8, true),
-        Field::new("EventProduct", DataType::Utf8, false),
-        Field::new("EventVendor", DataType::Utf8, false),
-        Field::new("NetworkProtocol", DataType::Utf8, true),
-        Field::new("NetworkProtocolVersion", DataType::Utf8, true),
-        Field::new("NetworkApplicationProtocol", DataType::Utf8, true),
-        Field::new("NetworkDirection", DataType::Utf8, true),
-        Field::new("SrcIpAddr", DataType::Utf8, true),
-        Field::new("SrcPortNumber", DataType::Int32, true),
-        Field::new("DstIpAddr", DataType::Utf8, true),
-        Field::new("DstPortNumber", DataType::Int32, true),
-        Field::new("SrcBytes", DataType::Int64, true),
-        Field::new("DstBytes", DataType::Int64, true),
-        Field::new("SrcPackets", DataType::Int64, true),
-        Field::new("DstPackets", DataType::Int64, true),
-        Field::new("NetworkDuration", DataType::Int32, true),
-        Field::new("UrlHostname", DataType::Utf8, true),
-        Field::new("EventOriginalUid", DataType::Utf8, true),
-        Field::new("ZeekConnState", DataType::Utf8, true),
-    ]))
+    let mut fields: Vec<Field> = crate::generate::schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(
+        ZEEK_COLUMNS
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true)),
+    );
+    Arc::new(Schema::new(fields))
 }
 
 /// `conn_state` → `EventResult`.
@@ -391,17 +383,16 @@ pub fn to_batch(rows: &[Session]) -> RecordBatch {
     for r in rows {
         time.append_value(r.ts);
     }
+    // In the order of `schema()`: the generator's columns, then ZEEK_COLUMNS.
     let cols: Vec<ArrayRef> = vec![
         Arc::new(time.finish()),
         Arc::new(arrow::array::Int32Array::from(vec![1; n])),
         strs(&|_| Some("NetworkSession")),
         strs(&|r| r.conn_state.as_deref().and_then(event_result)),
-        strs(&|r| r.conn_state.as_deref()),
         strs(&|_| Some("Zeek")),
         strs(&|_| Some("Corelight")),
+        strs(&|_| None), // DvcAction: Zeek observes, it does not act
         strs(&|r| r.proto.as_deref()),
-        strs(&|r| r.version),
-        strs(&|r| r.service.as_deref()),
         strs(&|r| r.direction),
         strs(&|r| r.src.as_deref()),
         i32s(&|r| r.src_port),
@@ -413,6 +404,9 @@ pub fn to_batch(rows: &[Session]) -> RecordBatch {
         i64s(&|r| r.dst_pkts),
         i32s(&|r| r.duration_ms),
         strs(&|r| r.host.as_deref()),
+        strs(&|r| r.conn_state.as_deref()),
+        strs(&|r| r.version),
+        strs(&|r| r.service.as_deref()),
         strs(&|r| r.uid.as_deref()),
         strs(&|r| r.conn_state.as_deref()),
     ];

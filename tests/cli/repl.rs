@@ -184,3 +184,45 @@ fn repl_piped_stdin() {
     let o = nethunt().write_stdin("").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// On a terminal, a scan that takes a while shows a progress line on stderr (the delay is set to
+/// 0 here, so that a short query shows it); piped, it never does.
+#[test]
+fn progress_line_on_a_terminal_only() {
+    let sql = "SELECT count(*) AS n FROM NetworkSessions a JOIN NetworkSessions b ON a.SrcPortNumber % 50 = b.SrcPortNumber % 50";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("n.csv");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nethunt"));
+    cmd.current_dir(ROOT)
+        .args(["sql", sql, "--output", out.to_str().unwrap()])
+        .env("NETHUNT_CACHE_DIR", empty_cache())
+        .env("NETHUNT_PROGRESS_DELAY", "0")
+        .env("TERM", "xterm")
+        .env_remove("NETHUNT_DATA");
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_string("scanning: 2 files, ")
+        .expect("a progress line");
+    p.exp_string(" read, ").unwrap();
+    p.exp_string("1 row written to").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "n\n18024048\n");
+
+    // The same with --quiet, and piped: nothing but data.
+    let o = nethunt()
+        .env("NETHUNT_PROGRESS_DELAY", "0")
+        .args(["sql", sql, "--format", "csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("scanning"), "{stderr}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nethunt"));
+    cmd.current_dir(ROOT)
+        .args(["sql", sql, "--output", out.to_str().unwrap(), "--quiet"])
+        .env("NETHUNT_CACHE_DIR", empty_cache())
+        .env("NETHUNT_PROGRESS_DELAY", "0")
+        .env("TERM", "xterm")
+        .env_remove("NETHUNT_DATA");
+    let mut p = rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    let all = p.exp_eof().unwrap();
+    assert!(!all.contains("scanning"), "{all}");
+}

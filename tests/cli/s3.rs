@@ -110,32 +110,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Every file under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(
-                    e.path()
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// nethunt with the test keys in the environment (as AWS users pass them).
 fn run_s3(args: &[&str]) -> Out {
     let o = nethunt()
@@ -543,19 +517,24 @@ fn batch_records_a_failing_query_keeps_the_others_and_resumes() {
     )
     .unwrap();
     let libdir = lib.path().to_str().unwrap();
-    let o = run_s3(&[
-        "--library",
-        libdir,
-        "batch",
-        "--data",
-        "s3://lake/l/",
-        "--endpoint",
-        &ep,
-        "--out",
-        "s3://hunts/r/",
-        "--queries",
-        "non_standard_ports,flaky",
-    ]);
+    let batch = |extra: &[&str]| {
+        let mut args = vec![
+            "--library",
+            libdir,
+            "batch",
+            "--data",
+            "s3://lake/l/",
+            "--endpoint",
+            &ep,
+            "--out",
+            "s3://hunts/r/",
+            "--queries",
+            "non_standard_ports,flaky",
+        ];
+        args.extend_from_slice(extra);
+        run_s3(&args)
+    };
+    let o = batch(&[]);
     assert_error(
         &{
             // The per-query lines go to stderr too; the last line is the error.
@@ -595,21 +574,7 @@ fn batch_records_a_failing_query_keeps_the_others_and_resumes() {
         format!("{header}SELECT count(*) AS n FROM NetworkSessions\n"),
     )
     .unwrap();
-    let o = run_s3(&[
-        "--library",
-        libdir,
-        "batch",
-        "--data",
-        "s3://lake/l/",
-        "--endpoint",
-        &ep,
-        "--out",
-        "s3://hunts/r/",
-        "--queries",
-        "non_standard_ports,flaky",
-        "--resume",
-        &run_name,
-    ]);
+    let o = batch(&["--resume", &run_name]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stderr
