@@ -26,7 +26,7 @@
 -- * !in (top2ndLevelDomain) is a NOT EXISTS anti-join, never NOT IN over a subquery (trap 3).
 -- * sum() of only NULLs is 0 in KQL (trap 8).
 -- * join kind=innerunique: the left side is already unique on SndLevelDomain, so it is an inner
---   join; the key is returned once.
+--   join; the key is returned once. It is written as a window sum (see below).
 -- * sort by TotalBytes desc puts NULLs last in KQL (trap 5); ties get a stable order.
 WITH top_sld AS (
     SELECT DISTINCT lower(second_level_domain(coalesce("Domain", ''))) AS sld
@@ -52,16 +52,14 @@ rare AS (
     SELECT h.sld, h.host, h.bytes_sent
     FROM hosts h
     WHERE NOT EXISTS (SELECT 1 FROM top_sld t WHERE t.sld = h.sld)
-),
-per_sld AS (
-    SELECT sld, sum(bytes_sent) AS total_bytes
-    FROM rare
-    GROUP BY sld
 )
-SELECT p.sld AS "SndLevelDomain",
-       p.total_bytes AS "TotalBytes",
-       r.host AS "UrlHostname",
-       r.bytes_sent AS "BytesSent"
-FROM per_sld p
-JOIN rare r ON p.sld = r.sld
+-- The seed's per-domain total joined back to its hostnames (join kind=innerunique on a key that
+-- is unique on the left) is a window sum per domain: one pass over `rare`, where a join would
+-- plan the scan and aggregation of the lake twice. sld is never NULL here (the pattern always
+-- matches a non-NULL host), so no row is lost or added against the join.
+SELECT sld AS "SndLevelDomain",
+       sum(bytes_sent) OVER (PARTITION BY sld) AS "TotalBytes",
+       host AS "UrlHostname",
+       bytes_sent AS "BytesSent"
+FROM rare
 ORDER BY "TotalBytes" DESC NULLS LAST, "SndLevelDomain" ASC, "BytesSent" DESC NULLS LAST, "UrlHostname" ASC
