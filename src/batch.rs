@@ -183,14 +183,19 @@ impl Folder {
                 }
                 w.write_all(&buf[..n]).await?;
             }
-            w.shutdown().await
+            Ok(())
         }
         .await;
         if let Err(e) = copied {
+            // Parts already sent are discarded; the object never appears.
             let _ = w.abort().await;
             return Err(self.fail(name, e.to_string()));
         }
-        Ok(())
+        // Completing is the commit point. When it fails the upload stays incomplete (invisible),
+        // and the writer is already shut down, so there is nothing to abort here.
+        w.shutdown()
+            .await
+            .map_err(|e| self.fail(name, e.to_string()))
     }
 
     async fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {

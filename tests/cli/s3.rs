@@ -692,7 +692,7 @@ fn wrong_credentials_missing_bucket_and_prefix_fail_cleanly() {
 }
 
 /// A TCP relay in front of the server that stops the server from the client's point of view
-/// once `limit` bytes have come back: open connections are cut and new ones refused.
+/// once `limit` bytes have crossed it (either way): open connections are cut and new ones refused.
 struct Cutter {
     port: u16,
     cut: Arc<AtomicBool>,
@@ -703,7 +703,7 @@ impl Cutter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicU64::new(0));
+        let moved = Arc::new(AtomicU64::new(0));
         let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let c = cut.clone();
         std::thread::spawn(move || {
@@ -715,38 +715,147 @@ impl Cutter {
                 let server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
                 conns.lock().unwrap().push(client.try_clone().unwrap());
                 conns.lock().unwrap().push(server.try_clone().unwrap());
-                let (mut c_in, mut s_out) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c_in, &mut s_out);
-                });
-                let (mut s_in, mut c_out) = (server, client);
-                let (sent, cut, conns) = (sent.clone(), c.clone(), conns.clone());
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16 * 1024];
-                    loop {
-                        let n = match s_in.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > limit {
-                            cut.store(true, Ordering::SeqCst);
-                            for s in conns.lock().unwrap().iter() {
-                                let _ = s.shutdown(std::net::Shutdown::Both);
+                let pipes = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ];
+                for (mut from, mut to) in pipes {
+                    let (moved, cut, conns) = (moved.clone(), c.clone(), conns.clone());
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if moved.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > limit {
+                                cut.store(true, Ordering::SeqCst);
+                                for s in conns.lock().unwrap().iter() {
+                                    let _ = s.shutdown(std::net::Shutdown::Both);
+                                }
+                                // Wake the accept loop so that it drops the listener.
+                                let _ = TcpStream::connect(("127.0.0.1", port));
+                                break;
                             }
-                            // Wake the accept loop so that it drops the listener.
-                            let _ = TcpStream::connect(("127.0.0.1", port));
-                            break;
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
                         }
-                        if c_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                });
+                    });
+                }
             }
         });
         Cutter { port, cut }
     }
+}
+
+/// A library with one query that returns every session (about 14 MB as NDJSON on the sample,
+/// more than the 8 MiB that makes an upload multipart).
+fn dump_library() -> tempfile::TempDir {
+    let lib = tempfile::tempdir().unwrap();
+    std::fs::write(
+        lib.path().join("dump.sql"),
+        "-- ---\n-- id = \"6d1c2b3a-0000-4000-8000-000000000003\"\n-- name = \"dump\"\n-- title = \"every session\"\n-- description = \"test\"\n-- severity = \"low\"\n-- mitre = []\n-- ---\nSELECT * FROM NetworkSessions ORDER BY TimeGenerated, EventCount, SrcIpAddr, SrcPortNumber\n",
+    )
+    .unwrap();
+    lib
+}
+
+#[test]
+fn large_results_go_up_as_multipart_uploads_completed_only_at_the_end() {
+    let s3 = S3::start();
+    s3.bucket("hunts");
+    let lib = dump_library();
+    let libdir = lib.path().to_str().unwrap();
+    let local = run(&[
+        "--library",
+        libdir,
+        "run",
+        "dump",
+        "--format",
+        "ndjson",
+        "-q",
+    ]);
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    assert!(local.stdout.len() > 9 << 20, "{} bytes", local.stdout.len());
+
+    let o = run_s3(&[
+        "--library",
+        libdir,
+        "batch",
+        "--queries",
+        "dump",
+        "--format",
+        "ndjson",
+        "--out",
+        "s3://hunts/big/",
+        "--endpoint",
+        &s3.endpoint(),
+        "-q",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let key = format!(
+        "big/{}/dump.ndjson",
+        o.stdout.trim().rsplit('/').next().unwrap()
+    );
+    // Read back through S3: the same bytes, and an ETag of the multipart form ("<md5>-<parts>").
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("hunts")
+        .with_endpoint(s3.endpoint())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id(KEY)
+        .with_secret_access_key(SECRET)
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (etag, body) = rt.block_on(async {
+        use object_store::ObjectStoreExt;
+        let path = object_store::path::Path::from(key.as_str());
+        let meta = store.head(&path).await.unwrap();
+        let body = store.get(&path).await.unwrap().bytes().await.unwrap();
+        (meta.e_tag.unwrap(), body)
+    });
+    assert!(etag.trim_matches('"').ends_with("-2"), "etag {etag}");
+    assert!(
+        body.as_ref() == local.stdout.as_bytes(),
+        "the uploaded result differs"
+    );
+
+    // The server goes away during the second part: the upload is never completed, so no object.
+    let cutter = Cutter::start(s3.port, 10 << 20);
+    let o = run_s3(&[
+        "--library",
+        libdir,
+        "batch",
+        "--queries",
+        "dump",
+        "--format",
+        "ndjson",
+        "--out",
+        "s3://hunts/cut/",
+        "--endpoint",
+        &format!("http://127.0.0.1:{}", cutter.port),
+        "--store-retries",
+        "0",
+        "-q",
+    ]);
+    assert!(
+        cutter.cut.load(Ordering::SeqCst),
+        "the relay never cut: {}",
+        o.stderr
+    );
+    assert_error(
+        &o,
+        &["s3://hunts/cut/run=", "cannot reach the object store"],
+    );
+    assert!(
+        files_under(&s3.root.path().join("hunts"))
+            .iter()
+            .all(|f| !f.starts_with("cut/")),
+        "{:?}",
+        files_under(&s3.root.path().join("hunts"))
+    );
 }
 
 #[test]
