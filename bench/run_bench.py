@@ -137,8 +137,12 @@ def prepare(rows, args):
     os.makedirs(d, exist_ok=True)
     days = max(1, rows // 2_000_000)
     lake = os.path.join(d, "lake")
-    subprocess.check_call([args.nethunt, "--quiet", "generate", "--rows", str(rows), "--days", str(days),
-                           "--seed", "1", "--out", lake, "--domains-out", os.path.join(d, "top.csv")])
+    # A finished generation (every day's file, then the list) is reused; each file is written
+    # atomically, so a killed one leaves fewer files and is redone.
+    done = len(glob.glob(os.path.join(lake, "*", "*.parquet"))) == days and os.path.exists(os.path.join(d, "top.csv"))
+    if not done:
+        subprocess.check_call([args.nethunt, "--quiet", "generate", "--rows", str(rows), "--days", str(days),
+                               "--seed", "1", "--out", lake, "--domains-out", os.path.join(d, "top.csv")])
     files = sorted(glob.glob(os.path.join(lake, "*", "*.parquet")))
     schema = pq.read_schema(files[0])
     with pq.ParquetWriter(sessions + ".partial", schema, compression="zstd") as w:
@@ -182,6 +186,66 @@ def criterion_table():
 
 
 KERNELS_HEADING = "## UDF kernels, 1M values"
+SCALE_HEADING = "## Scale: nethunt alone under a memory limit"
+
+
+def replace_section(text, heading, new_lines):
+    """Replace the section starting at `heading` (up to the next '## ') with new_lines, or insert
+    it before the kernel section (else at the end)."""
+    block = "\n".join(new_lines).rstrip() + "\n"
+    if heading in text:
+        before, rest = text.split(heading, 1)
+        nxt = rest.find("\n## ")
+        after = rest[nxt + 1:] if nxt >= 0 else ""
+        return before + block + ("\n" + after if after else "")
+    if heading != KERNELS_HEADING and KERNELS_HEADING in text:
+        before, after = text.split(KERNELS_HEADING, 1)
+        return before + block + "\n" + KERNELS_HEADING + after
+    return text.rstrip() + "\n\n" + block
+
+
+def scale(a):
+    """nethunt alone at each size of --scale-rows, with --memory-limit: medians, peak RSS, and
+    the time ratio of each size to the first (linear scaling is the ratio of the row counts)."""
+    sizes = [int(x) for x in a.scale_rows.split(",")]
+    a.engines = ["nethunt"]
+    res = {}
+    for n in sizes:
+        print(f"== scale {n:,} rows, --memory-limit {a.memory_limit}")
+        d = prepare(n, a)
+        res[n] = {}
+        for q in QUERIES:
+            run_engine("nethunt", q, d, a)  # warm-up
+            xs = [run_engine("nethunt", q, d, a) for _ in range(a.runs)]
+            res[n][q] = xs
+            s = [x["seconds"] for x in xs]
+            print(f"  {q:20s} median {statistics.median(s):.3f}s  min {min(s):.3f}  max {max(s):.3f}  "
+                  f"rss {max(x['rss'] for x in xs) / 2**20:.0f} MiB")
+    base = sizes[0]
+    lines = [SCALE_HEADING, "",
+             f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with `python3 bench/run_bench.py --scale "
+             f"--scale-rows {a.scale_rows} --memory-limit {a.memory_limit} --runs {a.runs}` "
+             f"(nethunt {versions_nethunt()}).", "",
+             "| rows | query | median s | min–max s | peak RSS MiB | rows out | time / time at first size |",
+             "|---|---|---|---|---|---|---|"]
+    for n in sizes:
+        for q in QUERIES:
+            xs = res[n][q]
+            s = [x["seconds"] for x in xs]
+            ratio = statistics.median(s) / statistics.median([x["seconds"] for x in res[base][q]])
+            lines.append(f"| {n:,} | {q} | {statistics.median(s):.3f} | {min(s):.3f}–{max(s):.3f} | "
+                         f"{max(x['rss'] for x in xs) / 2**20:.0f} | {xs[0]['rows']} | {ratio:.1f} |")
+    lines.append("")
+    text = open(a.results, encoding="utf-8").read() if os.path.exists(a.results) else "# Benchmark results\n"
+    with open(a.results + ".partial", "w", encoding="utf-8") as f:
+        f.write(replace_section(text, SCALE_HEADING, lines))
+    os.replace(a.results + ".partial", a.results)
+    print(f"wrote the scale section of {a.results}")
+
+
+def versions_nethunt():
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return f"0.1.0 ({rev}, release build)"
 
 
 def kernel_lines():
@@ -205,9 +269,8 @@ def kernel_lines():
 def versions(args):
     import chdb, datafusion, duckdb, pyarrow
 
-    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    return {"nethunt": f"0.1.0 ({rev}, release build)", "rustc": rustc, "duckdb": duckdb.__version__,
+    return {"nethunt": versions_nethunt(), "rustc": rustc, "duckdb": duckdb.__version__,
             "chdb": chdb.__version__, "datafusion-python": datafusion.__version__, "pyarrow": pyarrow.__version__}
 
 
@@ -238,19 +301,27 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--append-kernels", action="store_true",
                     help="only (re)write the criterion section of an existing RESULTS.md, after `cargo bench -p nethunt-udfs`")
+    ap.add_argument("--scale", action="store_true",
+                    help="only (re)write the scale section: nethunt alone at --scale-rows under --memory-limit")
+    ap.add_argument("--scale-rows", default="10000000,100000000")
     a = ap.parse_args()
     if a.worker:
         return worker(*a.worker, a.peers)
     if a.append_kernels:
         text = open(a.results, encoding="utf-8").read()
-        text = text.split(KERNELS_HEADING)[0].rstrip() + "\n\n"
         kernels = kernel_lines()
         if not kernels:
             sys.exit(f"no criterion estimates under {target_dir()}/criterion: run cargo bench -p nethunt-udfs first")
         with open(a.results + ".partial", "w", encoding="utf-8") as f:
-            f.write(text + "\n".join(kernels))
+            f.write(replace_section(text, KERNELS_HEADING, kernels))
         os.replace(a.results + ".partial", a.results)
         return print(f"wrote the kernel section of {a.results}")
+    if a.scale:
+        if not a.memory_limit:
+            sys.exit("--scale needs --memory-limit (e.g. 1G)")
+        if not os.path.exists(a.nethunt):
+            sys.exit(f"{a.nethunt}: build it first (cargo build --release)")
+        return scale(a)
     ensure_venv()
     a.engines = a.engines.split(",")
     sizes = [int(x) for x in a.rows.split(",")] + ([100_000_000] if a.huge else [])
@@ -303,9 +374,18 @@ def main():
                 best = min(peers, key=peers.get)
                 lines.append(f"- {q}: nethunt / fastest peer ({best}) = **{med['nethunt'] / peers[best]:.2f}**")
         lines.append("")
-    lines += kernel_lines()
+    text = "\n".join(lines)
+    if os.path.exists(a.results):  # keep the scale section of an earlier --scale run
+        old = open(a.results, encoding="utf-8").read()
+        if SCALE_HEADING in old:
+            sec = old.split(SCALE_HEADING, 1)[1]
+            nxt = sec.find("\n## ")
+            text = text.rstrip() + "\n\n" + SCALE_HEADING + (sec[:nxt + 1] if nxt >= 0 else sec)
+    kernels = kernel_lines()
+    if kernels:
+        text = replace_section(text, KERNELS_HEADING, kernels)
     with open(a.results + ".partial", "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+        f.write(text)
     os.replace(a.results + ".partial", a.results)
     print(f"wrote {a.results}")
 

@@ -3,8 +3,19 @@
 
 use std::sync::LazyLock;
 
-use arrow::array::StringBuilder;
-use datafusion::logical_expr::{Documentation, ScalarUDF};
+use std::sync::Arc;
+
+use arrow::array::builder::make_view;
+use arrow::array::{
+    Array, ArrayRef, AsArray, ByteView, MAX_INLINE_VIEW_LEN, StringBuilder, StringViewArray,
+    StringViewBuilder,
+};
+use arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 use psl::Psl as _;
 use psl::Type;
 
@@ -121,11 +132,130 @@ static SLD_DOC: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-/// The `second_level_domain` scalar function.
+/// The `second_level_domain` scalar function. It returns Utf8View: the answer is a substring of
+/// the host, so for Utf8View and Utf8 input each result is a view into the input's own buffers
+/// (no bytes are copied; short answers are inlined in the view).
 pub fn second_level_domain_udf() -> ScalarUDF {
-    kernel::UnaryStringUdf::<StringBuilder>::udf("second_level_domain", &SLD_DOC, |s, b| {
-        b.append_value(second_level_domain(s))
+    ScalarUDF::new_from_impl(SldUdf {
+        signature: Signature::user_defined(Volatility::Immutable),
     })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SldUdf {
+    signature: Signature,
+}
+
+/// A view of `sub`, a substring of `s`, where `s` starts at `offset` of data buffer `buffer`.
+fn sub_view(s: &str, sub: &str, buffer: u32, offset: u32) -> u128 {
+    let start = sub.as_ptr() as usize - s.as_ptr() as usize;
+    make_view(sub.as_bytes(), buffer, offset + start as u32)
+}
+
+/// `second_level_domain` over a whole array, as views into the input where the input allows.
+fn sld_array(array: &dyn Array) -> Result<ArrayRef> {
+    let n = array.len();
+    Ok(match array.data_type() {
+        DataType::Utf8View => {
+            let sv = array.as_string_view();
+            let mut views: Vec<u128> = Vec::with_capacity(n);
+            for (i, raw) in sv.views().iter().enumerate() {
+                if sv.is_null(i) {
+                    views.push(0);
+                    continue;
+                }
+                let s = sv.value(i);
+                let sub = second_level_domain(s);
+                let len = *raw as u32;
+                views.push(if len as usize <= MAX_INLINE_VIEW_LEN as usize {
+                    // The host itself is inline; so is any part of it.
+                    make_view(sub.as_bytes(), 0, 0)
+                } else {
+                    let v = ByteView::from(*raw);
+                    sub_view(s, sub, v.buffer_index, v.offset)
+                });
+            }
+            // SAFETY: every view is either inline or points at a substring (on char boundaries)
+            // of a value in the same data buffers, which are passed on unchanged.
+            Arc::new(unsafe {
+                StringViewArray::new_unchecked(
+                    views.into(),
+                    sv.data_buffers().to_vec(),
+                    sv.nulls().cloned(),
+                )
+            })
+        }
+        DataType::Utf8 if array.as_string::<i32>().values().len() <= u32::MAX as usize => {
+            let sa = array.as_string::<i32>();
+            let offsets = sa.value_offsets();
+            let mut views: Vec<u128> = Vec::with_capacity(n);
+            for (i, start) in offsets.iter().take(n).enumerate() {
+                if sa.is_null(i) {
+                    views.push(0);
+                    continue;
+                }
+                let s = sa.value(i);
+                views.push(sub_view(s, second_level_domain(s), 0, *start as u32));
+            }
+            // SAFETY: as above, with the input's value buffer as the only data buffer.
+            Arc::new(unsafe {
+                StringViewArray::new_unchecked(
+                    views.into(),
+                    vec![sa.values().clone()],
+                    sa.nulls().cloned(),
+                )
+            })
+        }
+        DataType::Dictionary(_, _) => {
+            let dict = array.as_any_dictionary();
+            let values = sld_array(dict.values().as_ref())?;
+            arrow::compute::take(values.as_ref(), dict.keys(), None)?
+        }
+        DataType::Null => arrow::array::new_null_array(&DataType::Utf8View, n),
+        _ => {
+            // LargeUtf8 (offsets may not fit a view): copy.
+            let utf8 = kernel::to_utf8(&arrow::array::make_array(array.to_data()))?;
+            let sa = utf8.as_string::<i32>();
+            let mut b = StringViewBuilder::with_capacity(n);
+            for v in sa.iter() {
+                b.append_option(v.map(second_level_domain));
+            }
+            Arc::new(b.finish())
+        }
+    })
+}
+
+impl ScalarUDFImpl for SldUdf {
+    fn name(&self) -> &str {
+        "second_level_domain"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8View)
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 1 {
+            return plan_err!(
+                "second_level_domain takes 1 argument, got {}",
+                arg_types.len()
+            );
+        }
+        kernel::coerce_all_strings("second_level_domain", arg_types)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match &args.args[0] {
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(sld_array(a.as_ref())?)),
+            ColumnarValue::Scalar(v) => {
+                let out = sld_array(v.to_array_of_size(1)?.as_ref())?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+            }
+        }
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&SLD_DOC)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

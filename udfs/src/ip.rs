@@ -41,26 +41,33 @@ impl Ipv4Net {
     }
 }
 
-fn parse_octet(s: &str) -> Option<u32> {
-    let b = s.as_bytes();
-    if b.is_empty() || b.len() > 3 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if b.len() > 1 && b[0] == b'0' {
-        return None;
-    }
-    let v: u32 = s.parse().ok()?;
-    (v <= 255).then_some(v)
-}
-
-/// Parse a strict dotted-quad IPv4 address (no prefix).
+/// Parse a strict dotted-quad IPv4 address (no prefix): four decimal octets 0–255 of 1–3
+/// digits, no leading zero, nothing else. One pass over the bytes (this runs once per row).
 pub fn parse_ipv4(s: &str) -> Option<u32> {
-    let mut parts = s.split('.');
-    let mut addr = 0u32;
-    for _ in 0..4 {
-        addr = (addr << 8) | parse_octet(parts.next()?)?;
+    let b = s.as_bytes();
+    if !(7..=15).contains(&b.len()) {
+        return None;
     }
-    parts.next().is_none().then_some(addr)
+    let (mut addr, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    let mut leading_zero = false;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                if leading_zero || digits == 3 {
+                    return None; // "01", or a fourth digit
+                }
+                leading_zero = digits == 0 && c == b'0';
+                octet = octet * 10 + (c - b'0') as u32;
+                digits += 1;
+            }
+            b'.' if digits > 0 && octet <= 255 && dots < 3 => {
+                addr = (addr << 8) | octet;
+                (octet, digits, dots, leading_zero) = (0, 0, dots + 1, false);
+            }
+            _ => return None,
+        }
+    }
+    (dots == 3 && digits > 0 && octet <= 255).then_some((addr << 8) | octet)
 }
 
 /// Parse `a.b.c.d` or `a.b.c.d/n` into the network it denotes.
