@@ -215,8 +215,14 @@ def scale(a):
         d = prepare(n, a)
         res[n] = {}
         for q in QUERIES:
-            run_engine("nethunt", q, d, a)  # warm-up
-            xs = [run_engine("nethunt", q, d, a) for _ in range(a.runs)]
+            try:
+                run_engine("nethunt", q, d, a)  # warm-up
+                xs = [run_engine("nethunt", q, d, a) for _ in range(a.runs)]
+            except RuntimeError as e:  # recorded, not hidden: a run that fails under the limit
+                err = str(e).strip().splitlines()[-1]
+                res[n][q] = err
+                print(f"  {q:20s} FAILED: {err}")
+                continue
             res[n][q] = xs
             s = [x["seconds"] for x in xs]
             print(f"  {q:20s} median {statistics.median(s):.3f}s  min {min(s):.3f}  max {max(s):.3f}  "
@@ -231,8 +237,12 @@ def scale(a):
     for n in sizes:
         for q in QUERIES:
             xs = res[n][q]
+            if isinstance(xs, str):
+                lines.append(f"| {n:,} | {q} | failed | | | | `{xs[:300]}` |")
+                continue
             s = [x["seconds"] for x in xs]
-            ratio = statistics.median(s) / statistics.median([x["seconds"] for x in res[base][q]])
+            first = res[base][q]
+            ratio = statistics.median(s) / statistics.median([x["seconds"] for x in first]) if not isinstance(first, str) else float("nan")
             lines.append(f"| {n:,} | {q} | {statistics.median(s):.3f} | {min(s):.3f}–{max(s):.3f} | "
                          f"{max(x['rss'] for x in xs) / 2**20:.0f} | {xs[0]['rows']} | {ratio:.1f} |")
     lines.append("")

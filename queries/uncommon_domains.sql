@@ -48,8 +48,13 @@ hosts AS (
             OR ends_with(lower(host), '.lan')
             OR ends_with(lower(host), '.home'))
 ),
+-- arrow_cast(.., 'Utf8') copies the few strings that survive the anti-join into compact arrays.
+-- Without it they stay views into the buffers of every distinct hostname, and the window and
+-- the sort below account (and under --memory-limit, must reserve) all of that memory: at 10M
+-- rows with --memory-limit 1G the sort failed to reserve 707 MB; with the copy, 100M rows run
+-- in 1.2 GB peak RSS. Values are unchanged.
 rare AS (
-    SELECT h.sld, h.host, h.bytes_sent
+    SELECT arrow_cast(h.sld, 'Utf8') AS sld, arrow_cast(h.host, 'Utf8') AS host, h.bytes_sent
     FROM hosts h
     WHERE NOT EXISTS (SELECT 1 FROM top_sld t WHERE t.sld = h.sld)
 )
