@@ -15,7 +15,7 @@ process, so peak RSS (from wait4) is per engine and per run. Times: the peers' q
 measured inside their process (import and connect excluded); nethunt's is the time it reports
 itself (table registration, footer reads, planning, execution, output); process wall time is
 also recorded. Results go to bench/RESULTS.md, with the UDF micro-benchmarks from criterion
-(`cargo bench -p nethunt-udfs`) when their estimates exist.
+(`cargo bench --workspace --bench kernels`) when their estimates exist.
 """
 import argparse
 import datetime as dt
@@ -262,7 +262,7 @@ def kernel_lines():
     crit = criterion_table()
     if not crit:
         return []
-    lines = [f"{KERNELS_HEADING} (criterion medians, `cargo bench -p nethunt-udfs`)", "",
+    lines = [f"{KERNELS_HEADING} (criterion medians, `cargo bench --workspace --bench kernels`)", "",
              "| benchmark | median ms |", "|---|---|"]
     lines += [f"| {n} | {v:.1f} |" for n, v in crit]
     m = dict(crit)
@@ -310,7 +310,7 @@ def main():
     ap.add_argument("--engines", default="nethunt," + ",".join(PEERS))
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--append-kernels", action="store_true",
-                    help="only (re)write the criterion section of an existing RESULTS.md, after `cargo bench -p nethunt-udfs`")
+                    help="only (re)write the criterion section of an existing RESULTS.md, after `cargo bench --workspace --bench kernels`")
     ap.add_argument("--scale", action="store_true",
                     help="only (re)write the scale section: nethunt alone at --scale-rows under --memory-limit")
     ap.add_argument("--scale-rows", default="10000000,100000000")
@@ -321,7 +321,7 @@ def main():
         text = open(a.results, encoding="utf-8").read()
         kernels = kernel_lines()
         if not kernels:
-            sys.exit(f"no criterion estimates under {target_dir()}/criterion: run cargo bench -p nethunt-udfs first")
+            sys.exit(f"no criterion estimates under {target_dir()}/criterion: run cargo bench --workspace --bench kernels first")
         with open(a.results + ".partial", "w", encoding="utf-8") as f:
             f.write(replace_section(text, KERNELS_HEADING, kernels))
         os.replace(a.results + ".partial", a.results)

@@ -121,7 +121,7 @@ pub struct HttpArgs {
 /// Tables and engine settings shared by `run`, `sql` and `repl`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TableArgs {
-    /// NetworkSessions source: a Parquet file, a folder (hive partitions like date=2024-07-30/ become columns) or a glob [default: the bundled sample lake]
+    /// NetworkSessions source: a Parquet file, a folder (hive partitions like date=2024-07-30/ become columns) or a glob, local or an object-store URL (s3://bucket/prefix/, gs://, az://, https://) [default: the bundled sample lake]
     #[arg(long, env = "NETHUNT_DATA", value_name = "PATH")]
     pub data: Option<String>,
 
