@@ -165,11 +165,7 @@ fn run_in(cache: &Path, args: &[&str]) -> Out {
         .args(args)
         .output()
         .unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    Out::from(o)
 }
 
 /// Every file of the cache with its bytes.

@@ -121,11 +121,7 @@ fn run_s3(args: &[&str]) -> Out {
         .args(args)
         .output()
         .unwrap();
-    let out = Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
+    let out = Out::from(o);
     assert!(
         !out.stdout.contains(SECRET) && !out.stderr.contains(SECRET),
         "the secret was printed: {} {}",
@@ -243,11 +239,7 @@ fn aws_profile_from_the_shared_files() {
             .args(extra)
             .output()
             .unwrap();
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        Out::from(o)
     };
     let ok = go(&["--profile", "hunt"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
