@@ -217,16 +217,6 @@ fn run_name() -> String {
     format!("run={}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
-fn extension(format: Format) -> &'static str {
-    match format {
-        Format::Parquet => "parquet",
-        Format::Ndjson => "ndjson",
-        Format::Csv => "csv",
-        Format::Json => "json",
-        Format::Table => "txt",
-    }
-}
-
 /// Run the job. Errors before the first query (the output folder, a manifest to resume) are
 /// returned; a query that fails is recorded in the manifest and the others still run.
 pub async fn run(
@@ -275,7 +265,7 @@ pub async fn run(
         data: lake.map(|l| l.source.clone()).unwrap_or_default(),
         from: fmt_time(window.from),
         to: fmt_time(window.to),
-        format: extension(job.format).to_string(),
+        format: job.format.extension().to_string(),
         lake_files: lake.map_or(0, |l| l.files.len()),
         lake_bytes: lake.map_or(0, |l| l.files.iter().map(|f| f.size).sum()),
         queries: vec![],
@@ -343,7 +333,7 @@ async fn run_one(
 ) -> QueryRecord {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
-    let name = format!("{}.{}", q.meta.name, extension(job.format));
+    let name = format!("{}.{}", q.meta.name, job.format.extension());
     let mut rec = QueryRecord {
         query: q.meta.name.clone(),
         status: "failed".into(),

@@ -41,6 +41,17 @@ impl Format {
             _ => None,
         }
     }
+
+    /// The file extension for this format (the inverse of [`Format::from_extension`]).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Table => "txt",
+        }
+    }
 }
 
 /// What happened: rows written, and what the scan read.
@@ -300,5 +311,24 @@ fn flush_stdout(w: &mut impl Write) -> Result<()> {
             path: PathBuf::from("<stdout>"),
             msg: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_round_trip() {
+        for f in [
+            Format::Table,
+            Format::Csv,
+            Format::Json,
+            Format::Ndjson,
+            Format::Parquet,
+        ] {
+            let name = format!("result.{}", f.extension());
+            assert_eq!(Format::from_extension(Path::new(&name)), Some(f));
+        }
     }
 }

@@ -206,8 +206,13 @@ async fn read_footer(
             crate::error::one_line(&e)
         )
     };
+    // One fetch: the schema is derived from the same metadata (fetch_schema would fetch again
+    // whenever the cache does not keep the footer).
     let metadata = md.fetch_metadata().await.map_err(fail)?;
-    let schema = md.fetch_schema().await.map_err(fail)?;
+    let file = metadata.file_metadata();
+    let schema =
+        parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+            .map_err(|e| fail(e.into()))?;
     Ok((Arc::new(schema), metadata.num_row_groups()))
 }
 
@@ -713,7 +718,7 @@ pub async fn register_domains(ctx: &SessionContext, path: &str) -> Result<usize>
 /// Register an extra table `name` from a CSV file (with a header row) or Parquet file/folder/glob.
 pub async fn register_extra(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
     let fail = |m: String| Error::table(name, path, m);
-    if !path.contains("://") && !path.contains(['*', '?', '[']) && !Path::new(path).exists() {
+    if !crate::store::is_url(path) && !path.contains(['*', '?', '[']) && !Path::new(path).exists() {
         return Err(fail("no such file or directory".into()));
     }
     let lower = path.to_ascii_lowercase();

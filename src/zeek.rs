@@ -12,7 +12,7 @@
 //! Input is streamed: memory holds the hostname maps and one batch per day being written.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,14 +91,13 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
         path: path.to_path_buf(),
         source: e,
     };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(io)?;
-    let f = std::fs::File::open(path).map_err(io)?;
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+    let mut r = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    // Peek at the first bytes without consuming them: gzip starts with 1f 8b.
+    let gzip = r.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(r)))
     } else {
-        Box::new(BufReader::new(f))
+        Box::new(r)
     })
 }
 
