@@ -103,11 +103,11 @@ def measure(cmd):
     return out.decode(), err, wall, ru.ru_maxrss * 1024
 
 
-def run_engine(engine, query, data, args):
+def run_engine(engine, query, data, args, extra=()):
     if engine == "nethunt":
         cmd = [args.nethunt, "--stats", "run", query, "--data", os.path.join(data, "sessions.parquet"),
                "--domains", os.path.join(data, "domains.parquet"), "--format", "parquet",
-               "--output", os.path.join(data, f"{query}.nethunt.parquet")]
+               "--output", os.path.join(data, f"{query}.nethunt.parquet"), *extra]
         if args.memory_limit:
             cmd += ["--memory-limit", args.memory_limit]
         out, err, wall, _ = measure(cmd)
@@ -187,6 +187,7 @@ def criterion_table():
 
 KERNELS_HEADING = "## UDF kernels, 1M values"
 SCALE_HEADING = "## Scale: nethunt alone under a memory limit"
+CLUSTER_HEADING = "## Cluster: Ballista scheduler + 2 executors vs one process"
 
 
 def replace_section(text, heading, new_lines):
@@ -253,6 +254,116 @@ def scale(a):
     print(f"wrote the scale section of {a.results}")
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cluster(a):
+    """nethunt in one process vs the same binary's `--cluster` on a local Ballista cluster (a
+    scheduler and two executors with one task slot each: two cores in all, like the single
+    process), alternating, over the same lake. Answers are checked equal first."""
+    import tempfile
+    import urllib.request
+
+    sizes = [int(x) for x in a.cluster_rows.split(",")]
+    a.engines = ["nethunt"]
+    work = tempfile.mkdtemp(prefix="nethunt-bench-cluster-")
+    port = free_port()
+    logs = open(os.path.join(work, "cluster.log"), "w")
+    procs = [subprocess.Popen([a.nethunt, "cluster", "scheduler", "--bind", f"127.0.0.1:{port}",
+                               "--min-executors", "2"], stdout=logs, stderr=logs)]
+    for i in range(2):
+        procs.append(subprocess.Popen(
+            [a.nethunt, "cluster", "executor", "--scheduler", f"127.0.0.1:{port}", "--bind",
+             f"127.0.0.1:{free_port()}", "--grpc-port", str(free_port()), "--slots", "1",
+             "--work-dir", os.path.join(work, f"work{i}")] +
+            (["--memory-limit", a.memory_limit] if a.memory_limit else []), stdout=logs, stderr=logs))
+    try:
+        until = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
+                    break
+            except Exception:
+                pass
+            if time.time() > until:
+                raise RuntimeError(f"the cluster did not get ready; see {logs.name}")
+            time.sleep(0.2)
+        res = {}
+        for n in sizes:
+            print(f"== cluster {n:,} rows")
+            d = prepare(n, a)
+            res[n] = {}
+            for q in QUERIES:
+                local = dict(a=a, extra=[])
+                remote = dict(a=a, extra=["--cluster", f"df://127.0.0.1:{port}"])
+                modes = {"one process": local, "cluster": remote}
+                outs = {}
+                for m, kw in modes.items():  # warm-up, and the answers compared
+                    run_engine("nethunt", q, d, kw["a"], kw["extra"])
+                    outs[m] = read_rows(os.path.join(d, f"{q}.nethunt.parquet"))
+                if outs["one process"] != outs["cluster"]:
+                    raise RuntimeError(f"{q}: the cluster's rows differ from one process's")
+                xs = {m: [] for m in modes}
+                for r in range(a.runs):
+                    order = list(modes) if r % 2 == 0 else list(modes)[::-1]
+                    for m in order:
+                        xs[m].append(run_engine("nethunt", q, d, a, modes[m]["extra"]))
+                res[n][q] = xs
+                for m in modes:
+                    s = [x["seconds"] for x in xs[m]]
+                    print(f"  {q:20s} {m:12s} median {statistics.median(s):.3f}s  min {min(s):.3f}  max {max(s):.3f}")
+        executors_rss = [peak_rss(p.pid) for p in procs[1:]]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    lines = [CLUSTER_HEADING, "",
+             f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with `python3 bench/run_bench.py --cluster "
+             f"--cluster-rows {a.cluster_rows} --runs {a.runs}` (nethunt {versions_nethunt()}): a "
+             "`nethunt cluster scheduler` and two `nethunt cluster executor --slots 1` on 127.0.0.1, against "
+             "`nethunt run` in one process with its default two threads; the rows were checked equal first. "
+             "Times are what nethunt reports (registration, planning, execution, output); the cluster's "
+             "include submitting the job, the shuffle between stages and fetching results over Arrow Flight.", "",
+             "| rows | query | one process median s (min–max) | cluster median s (min–max) | cluster / one process |",
+             "|---|---|---|---|---|"]
+    for n in sizes:
+        for q in QUERIES:
+            one = [x["seconds"] for x in res[n][q]["one process"]]
+            cl = [x["seconds"] for x in res[n][q]["cluster"]]
+            lines.append(f"| {n:,} | {q} | {statistics.median(one):.3f} ({min(one):.3f}–{max(one):.3f}) | "
+                         f"{statistics.median(cl):.3f} ({min(cl):.3f}–{max(cl):.3f}) | "
+                         f"{statistics.median(cl) / statistics.median(one):.2f} |")
+    lines += ["", "Peak RSS of the two executors over the whole run: " +
+              ", ".join(f"{r / 2**20:.0f} MiB" for r in executors_rss) + ".", ""]
+    text = open(a.results, encoding="utf-8").read() if os.path.exists(a.results) else "# Benchmark results\n"
+    with open(a.results + ".partial", "w", encoding="utf-8") as f:
+        f.write(replace_section(text, CLUSTER_HEADING, lines))
+    os.replace(a.results + ".partial", a.results)
+    print(f"wrote the cluster section of {a.results}")
+
+
+def read_rows(path):
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    return sorted(map(tuple, zip(*[c.to_pylist() for c in t.columns])), key=repr)
+
+
 def versions_nethunt():
     rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return f"0.1.0 ({rev}, release build)"
@@ -314,6 +425,9 @@ def main():
     ap.add_argument("--scale", action="store_true",
                     help="only (re)write the scale section: nethunt alone at --scale-rows under --memory-limit")
     ap.add_argument("--scale-rows", default="10000000,100000000")
+    ap.add_argument("--cluster", action="store_true",
+                    help="nethunt on a local Ballista cluster (scheduler + 2 executors) vs one process")
+    ap.add_argument("--cluster-rows", default="10000000")
     a = ap.parse_args()
     if a.worker:
         return worker(*a.worker, a.peers)
@@ -326,6 +440,11 @@ def main():
             f.write(replace_section(text, KERNELS_HEADING, kernels))
         os.replace(a.results + ".partial", a.results)
         return print(f"wrote the kernel section of {a.results}")
+    if a.cluster:
+        ensure_venv()
+        if not os.path.exists(a.nethunt):
+            sys.exit(f"{a.nethunt}: build it first (cargo build --release)")
+        return cluster(a)
     if a.scale:
         if not a.memory_limit:
             sys.exit("--scale needs --memory-limit (e.g. 1G)")
@@ -385,12 +504,13 @@ def main():
                 lines.append(f"- {q}: nethunt / fastest peer ({best}) = **{med['nethunt'] / peers[best]:.2f}**")
         lines.append("")
     text = "\n".join(lines)
-    if os.path.exists(a.results):  # keep the scale section of an earlier --scale run
+    if os.path.exists(a.results):  # keep the sections of earlier --scale and --cluster runs
         old = open(a.results, encoding="utf-8").read()
-        if SCALE_HEADING in old:
-            sec = old.split(SCALE_HEADING, 1)[1]
-            nxt = sec.find("\n## ")
-            text = text.rstrip() + "\n\n" + SCALE_HEADING + (sec[:nxt + 1] if nxt >= 0 else sec)
+        for heading in (SCALE_HEADING, CLUSTER_HEADING):
+            if heading in old:
+                sec = old.split(heading, 1)[1]
+                nxt = sec.find("\n## ")
+                text = text.rstrip() + "\n\n" + heading + (sec[:nxt + 1] if nxt >= 0 else sec)
     kernels = kernel_lines()
     if kernels:
         text = replace_section(text, KERNELS_HEADING, kernels)

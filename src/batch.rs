@@ -43,11 +43,12 @@ pub struct QueryRecord {
     pub fired: Option<bool>,
     pub started: String,
     pub duration_s: f64,
-    /// Lake files the query read, and the bytes read from them.
-    pub input_files: Vec<String>,
-    pub files_scanned: usize,
-    pub bytes_scanned: u64,
-    pub row_groups_scanned: usize,
+    /// Lake files the query read, and the bytes read from them; null on a cluster, whose
+    /// executors do the scanning (their metrics do not come back to the client).
+    pub input_files: Option<Vec<String>>,
+    pub files_scanned: Option<usize>,
+    pub bytes_scanned: Option<u64>,
+    pub row_groups_scanned: Option<usize>,
     pub error: Option<String>,
 }
 
@@ -66,6 +67,9 @@ pub struct Manifest {
     pub format: String,
     pub lake_files: usize,
     pub lake_bytes: u64,
+    /// `--cluster` the queries ran on (absent: in this process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     pub queries: Vec<QueryRecord>,
 }
 
@@ -268,6 +272,7 @@ pub async fn run(
         format: job.format.extension().to_string(),
         lake_files: lake.map_or(0, |l| l.files.len()),
         lake_bytes: lake.map_or(0, |l| l.files.iter().map(|f| f.size).sum()),
+        cluster: engine.cluster.as_ref().map(|c| c.to_string()),
         queries: vec![],
     };
     let done: Vec<QueryRecord> = previous
@@ -343,10 +348,10 @@ async fn run_one(
         fired: None,
         started: started_at,
         duration_s: 0.0,
-        input_files: vec![],
-        files_scanned: 0,
-        bytes_scanned: 0,
-        row_groups_scanned: 0,
+        input_files: None,
+        files_scanned: None,
+        bytes_scanned: None,
+        row_groups_scanned: None,
         error: None,
     };
     let result: Result<output::Written> = async {
@@ -378,12 +383,18 @@ async fn run_one(
             rec.output = Some(name);
             rec.rows_out = Some(w.rows);
             rec.fired = Some(w.rows > 0);
-            if let Some(lake) = &engine.lake {
-                rec.input_files = w.scan.input_files(lake);
+            if engine.cluster.is_none() {
+                rec.input_files = Some(
+                    engine
+                        .lake
+                        .as_ref()
+                        .map(|lake| w.scan.input_files(lake))
+                        .unwrap_or_default(),
+                );
+                rec.files_scanned = Some(w.scan.files_read());
+                rec.bytes_scanned = Some(w.scan.bytes());
+                rec.row_groups_scanned = Some(w.scan.row_groups());
             }
-            rec.files_scanned = w.scan.files_read();
-            rec.bytes_scanned = w.scan.bytes();
-            rec.row_groups_scanned = w.scan.row_groups();
         }
         Err(e) => {
             let text = e.to_string();

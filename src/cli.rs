@@ -61,6 +61,93 @@ pub enum Command {
     /// Fetch and inspect the cached top-1M domain list (table top1m)
     #[command(subcommand)]
     Domains(DomainsCommand),
+    /// Run an Apache DataFusion Ballista scheduler or executor with nethunt's functions
+    #[cfg(feature = "cluster")]
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans queries sent with --cluster df://HOST:PORT and hands tasks to executors
+    Scheduler(SchedulerArgs),
+    /// An executor: registers with a scheduler and runs its tasks
+    Executor(ExecutorArgs),
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on (gRPC for clients and executors; /healthz and /readyz over HTTP)
+    #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+    pub bind: String,
+
+    /// Host name executors and clients use to reach this scheduler [default: the --bind host]
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+
+    /// Executors that must be registered before /readyz answers 200
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_executors: usize,
+
+    /// Seconds without a heartbeat after which an executor counts as lost and its tasks are run again elsewhere
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub executor_timeout: u64,
+
+    /// Times a task may fail before its query fails
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub task_max_failures: usize,
+
+    /// Start without nethunt's functions, as the stock Ballista binaries do (to test how clients fail)
+    #[arg(long, hide = true)]
+    pub without_nethunt_functions: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[cfg(feature = "cluster")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// Scheduler to register with
+    #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+    pub scheduler: String,
+
+    /// Address of this executor's Arrow Flight service (shuffle data and results)
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+    pub bind: String,
+
+    /// Port of this executor's gRPC service [default: the --bind port + 1]
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+
+    /// Host name the scheduler and other executors use to reach this executor [default: the --bind host]
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+
+    /// Tasks run at once [default: number of cores]
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+
+    /// Folder for shuffle files and spills [default: a new temporary folder]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Memory for all running tasks, e.g. 2G; past it sorts and aggregations spill to --work-dir [default: Ballista's share of the host memory]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
+    /// Seconds between heartbeats to the scheduler
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    pub heartbeat: u64,
+
+    /// Start without nethunt's functions, as the stock Ballista binaries do (to test how clients fail)
+    #[arg(long, hide = true)]
+    pub without_nethunt_functions: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +243,18 @@ pub struct TableArgs {
     /// Only sessions with TimeGenerated before TIME (exclusive); also binds a query's $end
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
+
+    /// Run on an Apache DataFusion Ballista cluster: df://HOST:PORT (a `nethunt cluster scheduler`), or `standalone` for an in-process scheduler and executor
+    #[arg(
+        long,
+        env = "NETHUNT_CLUSTER",
+        value_name = "df://HOST:PORT|standalone"
+    )]
+    pub cluster: Option<String>,
+
+    /// With a --cluster on another host: local paths are on a file system every executor mounts at the same place
+    #[arg(long)]
+    pub shared_fs: bool,
 
     #[command(flatten)]
     pub store: StoreArgs,

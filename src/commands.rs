@@ -64,6 +64,8 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Generate(args) => generate(args, quiet),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(c) => crate::cluster::serve(c, quiet).await.map(|()| Outcome::Ok),
         Command::Import(crate::cli::ImportCommand::Zeek(args)) => {
             let done = crate::zeek::import(&args.logs, &args.out)?;
             if !quiet {
@@ -116,8 +118,14 @@ async fn emit(
             started.elapsed().as_secs_f64()
         );
     }
-    if stats && let Some(lake) = &engine.lake {
-        eprintln!("{}", written.scan.summary(lake));
+    if stats {
+        match (&engine.cluster, &engine.lake) {
+            (Some(c), _) => {
+                eprintln!("scanned: not measured on the cluster {c} (its executors scan)")
+            }
+            (None, Some(lake)) => eprintln!("{}", written.scan.summary(lake)),
+            (None, None) => {}
+        }
     }
     Ok(written.rows)
 }

@@ -84,32 +84,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
     if a.batch_size == Some(0) {
         return Err(Error::Config("--batch-size must be at least 1".into()));
     }
-    let s = &a.store;
-    if !(s.timeout > 0.0 && s.timeout < 86_400.0) {
-        return Err(Error::Config(format!(
-            "--store-timeout {}: expected seconds between 0 and 86400",
-            s.timeout
-        )));
-    }
-    if let Some(e) = &s.endpoint
-        && !(e.starts_with("http://") || e.starts_with("https://"))
-    {
-        return Err(Error::Config(format!(
-            "--endpoint {e}: expected an http:// or https:// URL"
-        )));
-    }
-    let store = crate::store::StoreOptions {
-        profile: s.profile.clone(),
-        region: s.region.clone(),
-        endpoint: s.endpoint.clone(),
-        allow_http: s.allow_http,
-        anonymous: s.anonymous,
-        access_key_id: s.access_key_id.clone(),
-        secret_access_key: s.secret_access_key.clone(),
-        session_token: None,
-        retries: s.retries,
-        timeout: std::time::Duration::from_secs_f64(s.timeout),
-    };
+    let store = store_options(&a.store)?;
     let bound = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         v.as_deref()
             .map(|t| {
@@ -130,7 +105,22 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
             a.to.as_deref().unwrap_or_default()
         )));
     }
+    let cluster = match a.cluster.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            crate::engine::ClusterTarget::parse(c)
+                .map_err(|e| Error::Config(format!("--cluster {c}: {e}")))?,
+        ),
+    };
+    if let Some(target) = &cluster
+        && !target.is_local()
+        && !a.shared_fs
+    {
+        refuse_local_paths(a, target)?;
+    }
     Ok(EngineOptions {
+        cluster,
+        shared_fs: a.shared_fs,
         window,
         store,
         memory_limit,
@@ -139,6 +129,63 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
         domains: a.domains.clone().filter(|s| !s.is_empty()),
         tables,
         target_partitions: a.threads,
+    })
+}
+
+/// Executors of a cluster on other hosts cannot read this machine's files, and Ballista would not
+/// say so clearly (a path an executor lacks fails deep inside a task, or scans nothing): refuse
+/// every local source up front, naming the option.
+fn refuse_local_paths(a: &TableArgs, target: &crate::engine::ClusterTarget) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::Config(format!(
+            "{what}: the executors of the cluster at {target} cannot read this machine's files; \
+             give an object-store URL (s3://bucket/prefix/), or --shared-fs when every executor \
+             mounts the path at the same place"
+        )))
+    };
+    let is_url = |p: &str| crate::store::is_url(p);
+    match a.data.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) if !is_url(d) => return refuse(format!("--data {d}")),
+        Some(_) => {}
+        None => return refuse("--data (not given: the bundled sample lake)".into()),
+    }
+    // --domains is checked once it is resolved (a fetched list lands in the local cache).
+    for t in &a.tables {
+        if let Some((_, path)) = t.split_once('=')
+            && !is_url(path)
+        {
+            return refuse(format!("--table {t}"));
+        }
+    }
+    Ok(())
+}
+
+/// Object-store settings from their flags (shared by every command that reads or writes stores).
+pub fn store_options(s: &crate::cli::StoreArgs) -> Result<crate::store::StoreOptions> {
+    if !(s.timeout > 0.0 && s.timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--store-timeout {}: expected seconds between 0 and 86400",
+            s.timeout
+        )));
+    }
+    if let Some(e) = &s.endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        return Err(Error::Config(format!(
+            "--endpoint {e}: expected an http:// or https:// URL"
+        )));
+    }
+    Ok(crate::store::StoreOptions {
+        profile: s.profile.clone(),
+        region: s.region.clone(),
+        endpoint: s.endpoint.clone(),
+        allow_http: s.allow_http,
+        anonymous: s.anonymous,
+        access_key_id: s.access_key_id.clone(),
+        secret_access_key: s.secret_access_key.clone(),
+        session_token: None,
+        retries: s.retries,
+        timeout: std::time::Duration::from_secs_f64(s.timeout),
     })
 }
 

@@ -26,6 +26,75 @@ pub fn bundled_domains() -> PathBuf {
     bundled_data_dir().join("top1m-sample.csv")
 }
 
+/// Where queries run when not in this process: `--cluster`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterTarget {
+    /// An in-process Ballista scheduler and executor (testing the distributed plan on one machine).
+    Standalone,
+    /// A `nethunt cluster scheduler` at HOST:PORT.
+    Remote { host: String, port: u16 },
+}
+
+impl ClusterTarget {
+    /// Ballista's default scheduler port.
+    pub const DEFAULT_PORT: u16 = 50050;
+
+    /// `standalone`, or `df://HOST[:PORT]` (the port defaults to 50050).
+    pub fn parse(text: &str) -> std::result::Result<ClusterTarget, String> {
+        if text == "standalone" {
+            return Ok(ClusterTarget::Standalone);
+        }
+        let rest = text
+            .strip_prefix("df://")
+            .ok_or("expected df://HOST:PORT or standalone")?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (
+                h,
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| format!("port '{p}' is not a number from 1 to 65535"))?,
+            ),
+            _ => (rest, Self::DEFAULT_PORT),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
+            return Err(format!("'{host}' is not a host name"));
+        }
+        Ok(ClusterTarget::Remote {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// Whether the executors share this machine's file system: standalone, or a scheduler on a
+    /// loopback address.
+    pub fn is_local(&self) -> bool {
+        match self {
+            ClusterTarget::Standalone => true,
+            ClusterTarget::Remote { host, .. } => {
+                host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ClusterTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterTarget::Standalone => write!(f, "standalone"),
+            ClusterTarget::Remote { host, port } if host.contains(':') => {
+                write!(f, "df://[{host}]:{port}")
+            }
+            ClusterTarget::Remote { host, port } => write!(f, "df://{host}:{port}"),
+        }
+    }
+}
+
 /// What to register and how to run.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -45,6 +114,10 @@ pub struct EngineOptions {
     pub store: crate::store::StoreOptions,
     /// `--from` / `--to`: the part of the lake `NetworkSessions` shows.
     pub window: tables::TimeWindow,
+    /// `--cluster`: run on Ballista instead of in this process.
+    pub cluster: Option<ClusterTarget>,
+    /// `--shared-fs`: a remote cluster's executors see local paths as they are here.
+    pub shared_fs: bool,
 }
 
 /// Session settings every nethunt context uses (also the `.slt` harness).
@@ -87,11 +160,44 @@ pub struct Engine {
     pub ctx: SessionContext,
     pub lake: Option<Lake>,
     pub domain_rows: Option<usize>,
+    /// Where queries run when not here (`--cluster`).
+    pub cluster: Option<ClusterTarget>,
+    /// Files written for the cluster's executors to read (a CSV domain list as Parquet); removed
+    /// when the engine is dropped.
+    _stage: Option<tempfile::TempDir>,
+}
+
+/// A context whose queries run on the Ballista cluster `target`, with nethunt's functions.
+#[cfg(feature = "cluster")]
+async fn cluster_context(ctx: SessionContext, target: &ClusterTarget) -> Result<SessionContext> {
+    crate::cluster::connect(ctx, target).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cluster_context(_: SessionContext, target: &ClusterTarget) -> Result<SessionContext> {
+    Err(Error::Config(format!(
+        "--cluster {target}: this nethunt was built without the `cluster` feature"
+    )))
 }
 
 impl Engine {
+    /// An engine over `ctx` as it is: no lake, no domain list, in this process.
+    pub fn bare(ctx: SessionContext) -> Engine {
+        Engine {
+            ctx,
+            lake: None,
+            domain_rows: None,
+            cluster: None,
+            _stage: None,
+        }
+    }
+
     pub async fn new(opts: &EngineOptions) -> Result<Engine> {
         let ctx = context_for(opts)?;
+        let ctx = match &opts.cluster {
+            Some(target) => cluster_context(ctx, target).await?,
+            None => ctx,
+        };
         let data = match &opts.data {
             Some(d) => Some(d.clone()),
             None => {
@@ -114,9 +220,38 @@ impl Engine {
                 d.exists().then(|| d.display().to_string())
             }
         };
-        let domain_rows = match domains {
-            Some(d) => Some(tables::register_domains(&ctx, &d).await?),
-            None => None,
+        let mut stage = None;
+        let domain_rows = match (domains, &opts.cluster) {
+            (Some(d), None) => Some(tables::register_domains(&ctx, &d).await?),
+            (Some(d), Some(target))
+                if !target.is_local() && !opts.shared_fs && !crate::store::is_url(&d) =>
+            {
+                return Err(Error::table(
+                    tables::DOMAINS,
+                    &d,
+                    format!(
+                        "the executors of the cluster at {target} cannot read this machine's \
+                         files; give --domains as the URL of a Parquet list (s3://...), or \
+                         --shared-fs when every executor mounts the path at the same place"
+                    ),
+                ));
+            }
+            (Some(d), Some(target)) => {
+                // Executors on this machine can read a staged copy; others cannot.
+                if target.is_local() {
+                    stage = Some(
+                        tempfile::Builder::new()
+                            .prefix("nethunt-stage-")
+                            .tempdir()
+                            .map_err(|e| {
+                                Error::table(tables::DOMAINS, &d, format!("staging folder: {e}"))
+                            })?,
+                    );
+                }
+                let dir = stage.as_ref().map(|t| t.path());
+                Some(tables::register_domains_for_cluster(&ctx, &d, dir).await?)
+            }
+            (None, _) => None,
         };
         for (name, path) in &opts.tables {
             tables::register_extra(&ctx, name, path).await?;
@@ -125,6 +260,8 @@ impl Engine {
             ctx,
             lake,
             domain_rows,
+            cluster: opts.cluster.clone(),
+            _stage: stage,
         })
     }
 
@@ -319,4 +456,49 @@ fn bind(
         map.insert(name, value);
     }
     plan.with_param_values(ParamValues::from(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_targets() {
+        let remote = |h: &str, p: u16| ClusterTarget::Remote {
+            host: h.to_string(),
+            port: p,
+        };
+        assert_eq!(
+            ClusterTarget::parse("standalone"),
+            Ok(ClusterTarget::Standalone)
+        );
+        assert_eq!(
+            ClusterTarget::parse("df://127.0.0.1:50050"),
+            Ok(remote("127.0.0.1", 50050))
+        );
+        assert_eq!(
+            ClusterTarget::parse("df://sched"),
+            Ok(remote("sched", 50050))
+        );
+        assert_eq!(ClusterTarget::parse("df://[::1]:7/"), Ok(remote("::1", 7)));
+        for bad in [
+            "http://h:1",
+            "df://",
+            "df://h:0",
+            "df://h:x",
+            "df://u@h:1",
+            "sched:1",
+        ] {
+            assert!(ClusterTarget::parse(bad).is_err(), "{bad}");
+        }
+        assert!(ClusterTarget::Standalone.is_local());
+        for local in ["localhost", "127.0.0.1", "127.8.9.10", "::1"] {
+            assert!(remote(local, 1).is_local(), "{local}");
+        }
+        for far in ["10.0.0.1", "sched.example", "192.0.2.1"] {
+            assert!(!remote(far, 1).is_local(), "{far}");
+        }
+        assert_eq!(remote("::1", 7).to_string(), "df://[::1]:7");
+        assert_eq!(remote("h", 9).to_string(), "df://h:9");
+    }
 }

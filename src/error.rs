@@ -51,6 +51,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A Ballista cluster that cannot be reached or used (`--cluster`, `nethunt cluster ...`).
+    #[error("cluster {address}: {msg}")]
+    Cluster { address: String, msg: String },
+
     /// An error raised by DataFusion while planning or running SQL.
     #[error("{context}: {}", one_line(source))]
     DataFusion {
@@ -92,7 +96,51 @@ pub fn one_line(e: &DataFusionError) -> String {
         DataFusionError::IoError(io) => io.to_string(),
         other => other.to_string(),
     };
-    crate::store::explain(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+    missing_function(&text)
+        .or_else(|| rejected_task(&text))
+        .unwrap_or_else(|| {
+            crate::store::explain(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+}
+
+/// A Ballista scheduler or executor that lacks a function reports it deep inside a job failure;
+/// say which function and what to do.
+fn missing_function(text: &str) -> Option<String> {
+    // Planning (scheduler) and decoding (executor) say it in different words.
+    let name = [
+        "There is no UDF named \"",
+        "is not provided for scalar function ",
+    ]
+    .iter()
+    .find_map(|before| {
+        let rest = &text[text.find(before)? + before.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        Some(&rest[..end])
+    })
+    .filter(|n| !n.is_empty())?;
+    Some(format!(
+        "function {name} is not available on the cluster: run its scheduler and executors with \
+         `nethunt cluster scheduler` / `nethunt cluster executor` (the stock Ballista binaries \
+         lack nethunt's functions)"
+    ))
+}
+
+/// An executor that cannot decode a task (a function it lacks, a different version) makes the
+/// scheduler fail the job with a bare sentence; add the usual cause and where the detail is.
+fn rejected_task(text: &str) -> Option<String> {
+    let at = text.find("task could not be prepared or was rejected by executor")?;
+    let job = text[..at].trim_end_matches([' ', ':']);
+    let job = job
+        .rsplit_once("Job ")
+        .map(|(_, j)| j.trim_end_matches(" failed"))
+        .unwrap_or("");
+    Some(format!(
+        "job {job} failed: an executor could not prepare a task (its log says why); executors \
+         without nethunt's functions do this: run them with `nethunt cluster executor`, the same \
+         version as this client"
+    ))
 }
 
 /// Secrets (keys, tokens) that must never be printed; see [`redact`].
@@ -121,4 +169,34 @@ pub fn redact(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_functions_are_named() {
+        let scheduler = r#"Status { code: InvalidArgument, message: "Could not parse plan: Plan(\"DataFusion error: NotImplemented(\\\"LogicalExtensionCodec is not provided for scalar function ipv4_is_private\\\")\")" }"#;
+        let executor = r#"Task failed: Internal error: There is no UDF named "second_level_domain" in the TaskContext"#;
+        for (text, name) in [
+            (scheduler, "ipv4_is_private"),
+            (executor, "second_level_domain"),
+        ] {
+            let m = missing_function(text).unwrap();
+            assert!(
+                m.starts_with(&format!("function {name} is not available on the cluster")),
+                "{m}"
+            );
+        }
+        assert!(missing_function("Execution error: something else").is_none());
+        let m = rejected_task(
+            "Execution error: Job 038H095HD8000 failed: task could not be prepared or was rejected by executor",
+        )
+        .unwrap();
+        assert!(
+            m.starts_with("job 038H095HD8000 failed: an executor could not prepare a task"),
+            "{m}"
+        );
+    }
 }

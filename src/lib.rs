@@ -6,6 +6,8 @@
 
 pub mod batch;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod engine;

@@ -624,20 +624,16 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Read a Parquet domain list: a string column `Domain` (required) and an integer `Position`
-/// (optional, NULL when absent); names match case-insensitively.
-async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<RecordBatch>> {
+/// The columns of a Parquet domain list: `Domain` (a string, required) and `Position` or `rank`
+/// (an integer, optional); names match case-insensitively.
+fn domain_columns(
+    schema: &arrow::datatypes::Schema,
+    path: &str,
+) -> Result<(
+    arrow::datatypes::FieldRef,
+    Option<arrow::datatypes::FieldRef>,
+)> {
     let fail = |m: String| Error::table(DOMAINS, path, m);
-    let df = ctx
-        .read_parquet(path, ParquetReadOptions::default())
-        .await
-        .map_err(|e| {
-            fail(format!(
-                "not a readable Parquet file ({})",
-                crate::error::one_line(&e)
-            ))
-        })?;
-    let schema = df.schema().clone();
     let find = |n: &str| {
         schema
             .fields()
@@ -662,6 +658,23 @@ async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<Re
             p.data_type()
         )));
     }
+    Ok((dom, pos))
+}
+
+/// Read a Parquet domain list: a string column `Domain` (required) and an integer `Position`
+/// (optional, NULL when absent); names match case-insensitively.
+async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<RecordBatch>> {
+    let fail = |m: String| Error::table(DOMAINS, path, m);
+    let df = ctx
+        .read_parquet(path, ParquetReadOptions::default())
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "not a readable Parquet file ({})",
+                crate::error::one_line(&e)
+            ))
+        })?;
+    let (dom, pos) = domain_columns(df.schema().as_arrow(), path)?;
     let batches = df
         .collect()
         .await
@@ -693,11 +706,97 @@ async fn read_domains_parquet(ctx: &SessionContext, path: &str) -> Result<Vec<Re
 /// Majestic's layout works), a zip of CSVs (entries matching `*.csv`) or a Parquet file. Returns
 /// the number of rows.
 pub async fn register_domains(ctx: &SessionContext, path: &str) -> Result<usize> {
+    let batches = load_domains(ctx, path).await?;
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let table = MemTable::try_new(domains_schema(), vec![batches])
+        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(DOMAINS), Arc::new(table))
+        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
+    Ok(rows)
+}
+
+/// Register `top1m` for a Ballista cluster, whose executors read the list themselves (an
+/// in-memory table cannot travel in a distributed plan). A Parquet list is read where it is; a
+/// CSV or zip is decoded here and written as Parquet into `stage` (a folder the executors can
+/// read, or `None` when they cannot see this machine's files). Returns the number of rows.
+pub async fn register_domains_for_cluster(
+    ctx: &SessionContext,
+    path: &str,
+    stage: Option<&Path>,
+) -> Result<usize> {
+    use datafusion::logical_expr::{cast, ident, lit};
+    let fail = |m: String| Error::table(DOMAINS, path, m);
+    let (source, rows) = if path.to_ascii_lowercase().ends_with(".parquet") {
+        let rows = load_domains(ctx, path)
+            .await?
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        (path.to_string(), rows)
+    } else {
+        let Some(stage) = stage else {
+            return Err(fail(
+                "the cluster's executors read the domain list themselves: give it as Parquet \
+                 (`nethunt domains fetch` caches one) at an object-store URL or on the shared \
+                 file system"
+                    .into(),
+            ));
+        };
+        let batches = load_domains(ctx, path).await?;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let file = stage.join("top1m.parquet");
+        let staged = (|| -> std::result::Result<(), String> {
+            let out = std::fs::File::create(&file).map_err(|e| e.to_string())?;
+            let mut w = parquet::arrow::ArrowWriter::try_new(out, domains_schema(), None)
+                .map_err(|e| e.to_string())?;
+            for b in &batches {
+                w.write(b).map_err(|e| e.to_string())?;
+            }
+            w.close().map_err(|e| e.to_string())?;
+            Ok(())
+        })();
+        staged.map_err(|m| fail(format!("staging {} for the cluster: {m}", file.display())))?;
+        (file.display().to_string(), rows)
+    };
+    // A view that gives every source the same two typed columns, over a Parquet scan that the
+    // executors run.
+    let df = ctx
+        .read_parquet(source.as_str(), ParquetReadOptions::default())
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let (dom, pos) = domain_columns(df.schema().as_arrow(), path)?;
+    let position = match &pos {
+        Some(p) => cast(ident(p.name()), DataType::Int32),
+        None => lit(datafusion::common::ScalarValue::Int32(None)),
+    };
+    let df = df
+        .select(vec![
+            position.alias("Position"),
+            cast(ident(dom.name()), DataType::Utf8).alias("Domain"),
+        ])
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(DOMAINS), df.into_view())
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(rows)
+}
+
+/// Decode a domain list (CSV, zip of CSVs, or Parquet, local or by URL for Parquet) into
+/// `top1m`-shaped batches.
+async fn load_domains(ctx: &SessionContext, path: &str) -> Result<Vec<RecordBatch>> {
     let p = Path::new(path);
-    if !p.exists() {
+    let is_parquet = path.to_ascii_lowercase().ends_with(".parquet");
+    if crate::store::is_url(path) {
+        if !is_parquet {
+            return Err(Error::table(
+                DOMAINS,
+                path,
+                "a domain list at a URL must be Parquet (CSV and zip lists are fetched with `nethunt domains fetch`)",
+            ));
+        }
+    } else if !p.exists() {
         return Err(Error::table(DOMAINS, path, "no such file"));
     }
-    let batches = if path.to_ascii_lowercase().ends_with(".parquet") {
+    Ok(if is_parquet {
         read_domains_parquet(ctx, path).await?
     } else {
         let bytes = std::fs::read(p).map_err(|e| Error::table(DOMAINS, path, e.to_string()))?;
@@ -706,13 +805,7 @@ pub async fn register_domains(ctx: &SessionContext, path: &str) -> Result<usize>
             crate::external::decode(bytes, &table, &crate::external::Limits::default())
                 .map_err(|m| Error::table(DOMAINS, path, m))?,
         ]
-    };
-    let rows = batches.iter().map(|b| b.num_rows()).sum();
-    let table = MemTable::try_new(domains_schema(), vec![batches])
-        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
-    ctx.register_table(TableReference::bare(DOMAINS), Arc::new(table))
-        .map_err(|e| Error::table(DOMAINS, path, crate::error::one_line(&e)))?;
-    Ok(rows)
+    })
 }
 
 /// Register an extra table `name` from a CSV file (with a header row) or Parquet file/folder/glob.

@@ -180,15 +180,13 @@ async fn main() {
         }
         let mut runner = sqllogictest::Runner::new(|| async {
             Ok(Nethunt {
-                engine: Engine {
-                    ctx: context_for(&EngineOptions {
+                engine: Engine::bare(
+                    context_for(&EngineOptions {
                         target_partitions: Some(2),
                         ..Default::default()
                     })
                     .map_err(|e| SltError(e.to_string()))?,
-                    lake: None,
-                    domain_rows: None,
-                },
+                ),
                 library: Library::load(None).map_err(|e| SltError(e.to_string()))?,
             })
         });

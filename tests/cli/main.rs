@@ -4,6 +4,8 @@
 //! Expected rows on the bundled sample come from an independent oracle written here with plain
 //! loops over the Parquet rows (no SQL, no DataFusion), following the semantics sheet.
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod fetch;
 mod repl;
 mod s3;
@@ -28,7 +30,8 @@ fn nethunt() -> Command {
     c.current_dir(ROOT);
     c.env_remove("NETHUNT_DATA")
         .env_remove("NETHUNT_DOMAINS")
-        .env_remove("NETHUNT_LIBRARY");
+        .env_remove("NETHUNT_LIBRARY")
+        .env_remove("NETHUNT_CLUSTER");
     // never a developer's real cache: an empty one
     c.env("NETHUNT_CACHE_DIR", empty_cache());
     c

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-const KEY: &str = "AKIDNETHUNTTEST";
-const SECRET: &str = "s3cr3t-Value-9f8e7d6c";
+pub(crate) const KEY: &str = "AKIDNETHUNTTEST";
+pub(crate) const SECRET: &str = "s3cr3t-Value-9f8e7d6c";
 
 /// Where `.ci/run` installs the server; `NETHUNT_S3S_FS` overrides.
 fn s3s_binary() -> PathBuf {
@@ -32,7 +32,7 @@ fn s3s_binary() -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+pub(crate) fn wait_for_port(port: u16) {
     let until = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -52,14 +52,14 @@ fn wait_for_port(port: u16) {
 }
 
 /// A running s3s-fs; killed on drop.
-struct S3 {
+pub(crate) struct S3 {
     child: Child,
     root: tempfile::TempDir,
     port: u16,
 }
 
 impl S3 {
-    fn start() -> S3 {
+    pub(crate) fn start() -> S3 {
         let root = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = std::process::Command::new(s3s_binary())
@@ -74,7 +74,7 @@ impl S3 {
         S3 { child, root, port }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -85,7 +85,7 @@ impl S3 {
     }
 
     /// Copy a local lake into `bucket/prefix/`.
-    fn load(&self, lake: &Path, bucket: &str, prefix: &str) {
+    pub(crate) fn load(&self, lake: &Path, bucket: &str, prefix: &str) {
         copy_dir(lake, &self.bucket(bucket).join(prefix));
     }
 }
@@ -111,7 +111,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// nethunt with the test keys in the environment (as AWS users pass them).
-fn run_s3(args: &[&str]) -> Out {
+pub(crate) fn run_s3(args: &[&str]) -> Out {
     let o = nethunt()
         .env("AWS_ACCESS_KEY_ID", KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
