@@ -30,16 +30,26 @@ use crate::kernel;
 /// Scanning from the right: every dot seen while the tail is still short enough is a candidate
 /// end of the answer; the leftmost candidate wins.
 pub fn second_level_domain(host: &str) -> &str {
-    let mut end = host.len();
-    for (count, (i, ch)) in host.char_indices().rev().enumerate() {
-        if ch == '\n' || count + 1 > 7 {
+    // On bytes: '.' and '\n' are ASCII, and code points are counted by their first bytes (a
+    // UTF-8 continuation byte is 0b10xxxxxx), so no character is decoded.
+    let b = host.as_bytes();
+    let mut end = b.len();
+    let mut chars = 0;
+    for i in (0..b.len()).rev() {
+        let c = b[i];
+        if c & 0xC0 == 0x80 {
+            continue;
+        }
+        chars += 1;
+        if c == b'\n' || chars > 7 {
             break;
         }
-        if ch == '.' {
+        if c == b'.' {
             end = i;
         }
     }
-    let start = host[..end].rfind('.').map_or(0, |p| p + 1);
+    let start = b[..end].iter().rposition(|&c| c == b'.').map_or(0, |p| p + 1);
+    // Both ends are at an ASCII '.' or at an end of the string: char boundaries.
     &host[start..end]
 }
 
