@@ -142,6 +142,10 @@ pub struct ExecutorArgs {
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     pub heartbeat: u64,
 
+    /// Seconds to wait for the scheduler to accept connections before giving up
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub connect_timeout: f64,
+
     /// Start without nethunt's functions, as the stock Ballista binaries do (to test how clients fail)
     #[arg(long, hide = true)]
     pub without_nethunt_functions: bool,

@@ -56,6 +56,22 @@ pub async fn connect(ctx: SessionContext, target: &ClusterTarget) -> Result<Sess
     Ok(ctx)
 }
 
+/// Retry [`probe`] until it succeeds or `patience` has passed (an executor started together
+/// with its scheduler). Ballista's own wait never ends: its deadline is measured from an
+/// `Instant` taken anew on every check.
+async fn wait_for(host: &str, port: u16, patience: Duration) -> std::result::Result<(), String> {
+    let until = tokio::time::Instant::now() + patience;
+    loop {
+        match probe(host, port).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= until => {
+                return Err(format!("{e} (waited {:.0}s)", patience.as_secs_f64()));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
 /// Ballista connects lazily, at the first query, and then retries for a long time: find out now
 /// whether anything listens at the scheduler's address.
 async fn probe(host: &str, port: u16) -> std::result::Result<(), String> {
@@ -218,6 +234,12 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
     if args.heartbeat == 0 {
         return Err(Error::Config("--heartbeat must be at least 1".into()));
     }
+    if !(args.connect_timeout >= 0.0 && args.connect_timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--connect-timeout {}: expected seconds between 0 and 86400",
+            args.connect_timeout
+        )));
+    }
     let memory = match &args.memory_limit {
         None => None,
         Some(m) => Some(
@@ -269,7 +291,8 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
         grpc_port,
         scheduler_host,
         scheduler_port,
-        scheduler_connect_timeout_seconds: 10,
+        // One attempt: `wait_for` has seen the scheduler up.
+        scheduler_connect_timeout_seconds: 0,
         vcores: args.slots.unwrap_or(0),
         work_dir: Some(work_dir.clone()),
         memory_pool_size: memory,
@@ -279,6 +302,16 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
         override_runtime_producer: Some(producer),
         ..ExecutorProcessConfig::default()
     };
+    wait_for(
+        &config.scheduler_host,
+        config.scheduler_port,
+        Duration::from_secs_f64(args.connect_timeout),
+    )
+    .await
+    .map_err(|msg| Error::Cluster {
+        address: args.scheduler.clone(),
+        msg,
+    })?;
     if !quiet {
         eprintln!(
             "nethunt cluster executor on {bind_host}:{port} (gRPC {grpc_port}), scheduler {}, work folder {work_dir}",

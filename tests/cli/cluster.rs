@@ -402,6 +402,26 @@ fn unreachable_scheduler_and_bad_cluster_options_fail_cleanly() {
     assert_error(&o, &["--bind 127.0.0.1", "HOST:PORT"]);
     let o = run(&["cluster", "executor", "--slots", "0"]);
     assert_error(&o, &["--slots"]);
+    let o = run(&[
+        "cluster",
+        "executor",
+        "--scheduler",
+        &format!("127.0.0.1:{port}"),
+        "--bind",
+        &format!("127.0.0.1:{}", free_port()),
+        "--grpc-port",
+        &free_port().to_string(),
+        "--connect-timeout",
+        "1",
+    ]);
+    assert_error(
+        &o,
+        &[
+            &format!("cluster 127.0.0.1:{port}"),
+            "cannot reach the scheduler",
+            "waited 1s",
+        ],
+    );
 }
 
 #[test]

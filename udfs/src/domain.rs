@@ -48,7 +48,10 @@ pub fn second_level_domain(host: &str) -> &str {
             end = i;
         }
     }
-    let start = b[..end].iter().rposition(|&c| c == b'.').map_or(0, |p| p + 1);
+    let start = b[..end]
+        .iter()
+        .rposition(|&c| c == b'.')
+        .map_or(0, |p| p + 1);
     // Both ends are at an ASCII '.' or at an end of the string: char boundaries.
     &host[start..end]
 }
