@@ -309,12 +309,10 @@ def cluster(a):
             d = prepare(n, a)
             res[n] = {}
             for q in QUERIES:
-                local = dict(a=a, extra=[])
-                remote = dict(a=a, extra=["--cluster", f"df://127.0.0.1:{port}"])
-                modes = {"one process": local, "cluster": remote}
+                modes = {"one process": [], "cluster": ["--cluster", f"df://127.0.0.1:{port}"]}
                 outs = {}
-                for m, kw in modes.items():  # warm-up, and the answers compared
-                    run_engine("nethunt", q, d, kw["a"], kw["extra"])
+                for m, extra in modes.items():  # warm-up, and the answers compared
+                    run_engine("nethunt", q, d, a, extra)
                     outs[m] = read_rows(os.path.join(d, f"{q}.nethunt.parquet"))
                 if outs["one process"] != outs["cluster"]:
                     raise RuntimeError(f"{q}: the cluster's rows differ from one process's")
@@ -322,7 +320,7 @@ def cluster(a):
                 for r in range(a.runs):
                     order = list(modes) if r % 2 == 0 else list(modes)[::-1]
                     for m in order:
-                        xs[m].append(run_engine("nethunt", q, d, a, modes[m]["extra"]))
+                        xs[m].append(run_engine("nethunt", q, d, a, modes[m]))
                 res[n][q] = xs
                 for m in modes:
                     s = [x["seconds"] for x in xs[m]]

@@ -371,7 +371,14 @@ async fn run_one(
             label: label.to_string(),
             started: batch_started,
         });
-        let written = output::write(df, job.format, Some(&local), progress.as_ref()).await?;
+        let written = engine
+            .bounded(output::write(
+                df,
+                job.format,
+                Some(&local),
+                progress.as_ref(),
+            ))
+            .await?;
         folder.upload(&name, &local).await?;
         Ok(written)
     }

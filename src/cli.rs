@@ -248,6 +248,10 @@ pub struct TableArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
 
+    /// Fail a query that has not finished after SECS (also a job a cluster has stalled); results and temp files are not left behind
+    #[arg(long, value_name = "SECS")]
+    pub query_timeout: Option<f64>,
+
     /// Run on an Apache DataFusion Ballista cluster: df://HOST:PORT (a `nethunt cluster scheduler`), or `standalone` for an in-process scheduler and executor
     #[arg(
         long,

@@ -103,7 +103,14 @@ async fn emit(
         label: "scanning".to_string(),
         started,
     });
-    let written = output::write(df, out.format, out.path.as_deref(), progress.as_ref()).await?;
+    let written = engine
+        .bounded(output::write(
+            df,
+            out.format,
+            out.path.as_deref(),
+            progress.as_ref(),
+        ))
+        .await?;
     if !quiet {
         let dest = out
             .path

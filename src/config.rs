@@ -118,7 +118,17 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
     {
         refuse_local_paths(a, target)?;
     }
+    let query_timeout = match a.query_timeout {
+        None => None,
+        Some(t) if t > 0.0 && t < 31_536_000.0 => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => {
+            return Err(Error::Config(format!(
+                "--query-timeout {t}: expected seconds above 0 and below a year"
+            )));
+        }
+    };
     Ok(EngineOptions {
+        query_timeout,
         cluster,
         shared_fs: a.shared_fs,
         window,

@@ -118,6 +118,8 @@ pub struct EngineOptions {
     pub cluster: Option<ClusterTarget>,
     /// `--shared-fs`: a remote cluster's executors see local paths as they are here.
     pub shared_fs: bool,
+    /// `--query-timeout`: how long one query may run.
+    pub query_timeout: Option<std::time::Duration>,
 }
 
 /// Session settings every nethunt context uses (also the `.slt` harness).
@@ -162,6 +164,8 @@ pub struct Engine {
     pub domain_rows: Option<usize>,
     /// Where queries run when not here (`--cluster`).
     pub cluster: Option<ClusterTarget>,
+    /// How long one query may run (`--query-timeout`).
+    pub query_timeout: Option<std::time::Duration>,
     /// Files written for the cluster's executors to read (a CSV domain list as Parquet); removed
     /// when the engine is dropped.
     _stage: Option<tempfile::TempDir>,
@@ -188,6 +192,7 @@ impl Engine {
             lake: None,
             domain_rows: None,
             cluster: None,
+            query_timeout: None,
             _stage: None,
         }
     }
@@ -261,8 +266,40 @@ impl Engine {
             lake,
             domain_rows,
             cluster: opts.cluster.clone(),
+            query_timeout: opts.query_timeout,
             _stage: stage,
         })
+    }
+
+    /// Run `work` (executing a query and writing its result) within `--query-timeout`. Past it
+    /// the work is dropped, which removes its temporary files, and the error says what happened.
+    /// On a cluster this also ends a job that Ballista has stalled: after losing an executor,
+    /// Ballista 55 sometimes never finishes the job.
+    pub async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = self.query_timeout else {
+            return work.await;
+        };
+        match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                let secs = limit.as_secs_f64();
+                Err(match &self.cluster {
+                    Some(c) => Error::Cluster {
+                        address: c.to_string(),
+                        msg: format!(
+                            "the query did not finish within --query-timeout {secs}s (a job can \
+                             stall after an executor is lost; the scheduler's log says more)"
+                        ),
+                    },
+                    None => Error::Config(format!(
+                        "the query did not finish within --query-timeout {secs}s"
+                    )),
+                })
+            }
+        }
     }
 
     /// Turn a DataFusion planning error into one that names the lake when it is about a column

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
     let stats = cli.stats;
     let started = std::time::Instant::now();
     let result = runtime.block_on(commands::dispatch(cli));
+    // Do not wait for engine tasks still inside a long computation (a query ended by
+    // --query-timeout): everything the command writes is complete or removed by now.
+    runtime.shutdown_background();
     if stats {
         eprintln!("{}", nethunt::commands::stats_line(started.elapsed()));
     }

@@ -1204,3 +1204,24 @@ fn memory_limit_and_batch_size() {
         &["--batch-size"],
     );
 }
+
+#[test]
+fn query_timeout_ends_a_query_and_leaves_no_file() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("hits.csv");
+    // A query that would run for hours, a batch at a time.
+    let o = run(&[
+        "sql",
+        "SELECT count(*) AS n FROM range(100000000000)",
+        "--query-timeout",
+        "0.5",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_error(&o, &["did not finish within --query-timeout 0.5s"]);
+    no_files_left(out.path());
+    assert_error(
+        &run(&["run", "non_standard_ports", "--query-timeout", "0"]),
+        &["--query-timeout 0"],
+    );
+}
