@@ -148,9 +148,8 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
 fn refuse_local_paths(a: &TableArgs, target: &crate::engine::ClusterTarget) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::Config(format!(
-            "{what}: the executors of the cluster at {target} cannot read this machine's files; \
-             give an object-store URL (s3://bucket/prefix/), or --shared-fs when every executor \
-             mounts the path at the same place"
+            "{what}: {}",
+            target.cannot_read("an object-store URL (s3://bucket/prefix/)")
         )))
     };
     let is_url = |p: &str| crate::store::is_url(p);

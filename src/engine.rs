@@ -68,6 +68,14 @@ impl ClusterTarget {
         })
     }
 
+    /// Why a local path cannot be used on this (remote) cluster, and what to give `instead`.
+    pub fn cannot_read(&self, instead: &str) -> String {
+        format!(
+            "the executors of the cluster at {self} cannot read this machine's files; give \
+             {instead}, or --shared-fs when every executor mounts the path at the same place"
+        )
+    }
+
     /// Whether the executors share this machine's file system: standalone, or a scheduler on a
     /// loopback address.
     pub fn is_local(&self) -> bool {
@@ -234,11 +242,7 @@ impl Engine {
                 return Err(Error::table(
                     tables::DOMAINS,
                     &d,
-                    format!(
-                        "the executors of the cluster at {target} cannot read this machine's \
-                         files; give --domains as the URL of a Parquet list (s3://...), or \
-                         --shared-fs when every executor mounts the path at the same place"
-                    ),
+                    target.cannot_read("--domains as the URL of a Parquet list (s3://...)"),
                 ));
             }
             (Some(d), Some(target)) => {
