@@ -376,7 +376,8 @@ def kernel_lines():
     lines += [f"| {n} | {v:.1f} |" for n, v in crit]
     m = dict(crit)
     pairs = [("second_level_domain_utf8view", "regexp_match_utf8view", "second_level_domain vs regexp_match"),
-             ("ipv4_is_private_utf8view", "ipv4_sql_expression_utf8view", "ipv4_is_private vs SQL expression")]
+             ("ipv4_is_private_utf8view", "ipv4_sql_expression_utf8view", "ipv4_is_private vs SQL expression"),
+             ("kql_endswith_utf8view", "ends_with_lower_utf8view", "kql_endswith vs ends_with(lower(..))")]
     lines.append("")
     for a_, b_, label in pairs:
         if a_ in m and b_ in m:

@@ -4,6 +4,7 @@
 //! - `ipv4_is_private(ip)` vs the strict `regexp_like` + `split_part`/`try_cast` expression that the
 //!   DataFusion peer query uses
 //! - `registered_domain(host)` alone
+//! - `kql_endswith(host, '.co.uk')` vs `ends_with(lower(host), '.co.uk')`, the rewrite it replaced
 //!
 //! over Utf8View (what Parquet strings arrive as) and dictionary-encoded input. Every variant
 //! runs as `SELECT count(expr) FROM t` on one partition, so the scan cost is the same for all.
@@ -139,6 +140,12 @@ fn bench(c: &mut Criterion) {
         "ipv4_is_private must equal the SQL expression on every row"
     );
 
+    assert_eq!(
+        count("kql_endswith(host, '.CO.uk') = ends_with(lower(host), '.co.uk')"),
+        N as i64,
+        "kql_endswith must equal ends_with(lower(..)) on every row"
+    );
+
     let mut g = c.benchmark_group("kernels_1M");
     g.sample_size(10);
     for (name, expr) in [
@@ -166,6 +173,14 @@ fn bench(c: &mut Criterion) {
         (
             "registered_domain/dictionary",
             "registered_domain(host_dict)".to_string(),
+        ),
+        (
+            "kql_endswith/utf8view",
+            "kql_endswith(host, '.co.uk')".to_string(),
+        ),
+        (
+            "ends_with_lower/utf8view",
+            "ends_with(lower(host), '.co.uk')".to_string(),
         ),
     ] {
         let sql = format!("SELECT count({expr}) FROM t");

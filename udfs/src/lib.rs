@@ -10,6 +10,7 @@
 //! | `ipv4_is_in_any_range(ip, range, ...)` | inside any of several ranges (or an array of them) |
 //! | `second_level_domain(host)` | group 1 of `extract("([^.]*).{0,7}$", 1, host)`, without a regex |
 //! | `registered_domain(host)` | eTLD+1 from the Public Suffix List (ICANN section) |
+//! | `kql_endswith(text, suffix)` | KQL `endswith`: suffix test ignoring ASCII case only |
 //!
 //! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
 //! array; NULL in gives NULL out; no input makes it panic. Dictionary inputs are evaluated once per
@@ -33,9 +34,11 @@ use datafusion::prelude::SessionContext;
 pub mod domain;
 pub mod ip;
 mod kernel;
+pub mod text;
 
 pub use domain::{registered_domain, second_level_domain};
 pub use ip::{ipv4_is_in_range, ipv4_is_private, parse_ipv4, parse_ipv4_net};
+pub use text::kql_endswith;
 
 /// The documentation section all nethunt functions appear under.
 pub const DOC_SECTION: DocSection = DocSection {
@@ -52,6 +55,7 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInAnyRange::default())),
         Arc::new(domain::second_level_domain_udf()),
         Arc::new(domain::registered_domain_udf()),
+        Arc::new(text::kql_endswith_udf()),
     ]
 }
 

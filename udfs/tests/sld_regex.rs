@@ -52,6 +52,23 @@ proptest! {
         let _ = nethunt_udfs::registered_domain(&s);
     }
 
+    /// kql_endswith equals the textbook definition: fold ASCII case on both sides, then a plain
+    /// suffix test. Suffixes are drawn from the text's own tail (case-flipped) as often as at random.
+    #[test]
+    fn kql_endswith_equals_ascii_folded_ends_with(
+        t in "\\PC{0,20}|[a-zA-Z.\u{e9}\u{c9}\u{212a}]{0,12}",
+        s in "\\PC{0,4}|[a-zA-Z.\u{e9}\u{c9}\u{212a}]{0,4}",
+        take in 0usize..8,
+    ) {
+        let tail: String = t.chars().rev().take(take).collect::<Vec<_>>().into_iter().rev()
+            .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+            .collect();
+        for suffix in [s.as_str(), tail.as_str()] {
+            let want = t.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase());
+            prop_assert_eq!(nethunt_udfs::kql_endswith(&t, suffix), want, "{:?} {:?}", t, suffix);
+        }
+    }
+
     /// Any strict dotted quad parses to the integer its octets spell.
     #[test]
     fn dotted_quads_round_trip(a in 0u8.., b in 0u8.., c in 0u8.., d in 0u8..) {

@@ -192,6 +192,43 @@ async fn domain_functions_all_types() {
 }
 
 #[tokio::test]
+async fn kql_endswith_all_types() {
+    let ctx = context().await;
+    for suffix in [".COM", ".uk", "", "\n.com"] {
+        let want: Vec<Option<bool>> = INPUTS
+            .iter()
+            .map(|v| v.map(|s| nethunt_udfs::kql_endswith(s, suffix)))
+            .collect();
+        let lit = suffix.replace('\n', "' || chr(10) || '");
+        for c in COLS {
+            // constant suffix (fast path) and per-row suffix (slow path) must agree
+            let got = as_bools(
+                &column_of(&ctx, &format!("SELECT kql_endswith({c}, '{lit}') FROM t")).await,
+            );
+            assert_eq!(got, want, "column {c}, suffix {suffix:?}");
+            let got = as_bools(
+                &column_of(
+                    &ctx,
+                    &format!("SELECT kql_endswith({c}, concat('{lit}', left({c}, 0))) FROM t"),
+                )
+                .await,
+            );
+            assert_eq!(got, want, "column {c}, per-row suffix {suffix:?}");
+        }
+    }
+    // The suffix may be a column and the text a constant; NULL on either side gives NULL.
+    let got =
+        as_bools(&column_of(&ctx, "SELECT kql_endswith('WWW.GOOGLE.COM', view) FROM t").await);
+    let want: Vec<Option<bool>> = INPUTS
+        .iter()
+        .map(|v| v.map(|s| nethunt_udfs::kql_endswith("WWW.GOOGLE.COM", s)))
+        .collect();
+    assert_eq!(got, want);
+    let got = as_bools(&column_of(&ctx, "SELECT kql_endswith(view, NULL) FROM t").await);
+    assert!(got.iter().all(Option::is_none));
+}
+
+#[tokio::test]
 async fn scalar_arguments_of_every_type() {
     let ctx = context().await;
     for ty in ["Utf8", "LargeUtf8", "Utf8View", "Dictionary(Int32, Utf8)"] {
@@ -235,6 +272,8 @@ async fn wrong_argument_types_are_plan_errors() {
         "SELECT ipv4_is_private(42)",
         "SELECT ipv4_is_private()",
         "SELECT second_level_domain('a', 'b')",
+        "SELECT kql_endswith('a')",
+        "SELECT kql_endswith('a', 1)",
         "SELECT ipv4_is_in_any_range('1.2.3.4')",
         "SELECT ipv4_is_in_any_range('1.2.3.4', [1, 2])",
     ] {
