@@ -232,6 +232,12 @@ pub struct TableArgs {
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
 
+    /// How --memory-limit is shared (as datafusion-cli's option): greedy = first come, first
+    /// served, best when spilling operators run one after another, as in the built-in queries;
+    /// fair = every spilling operator gets an equal share, for queries where several spill at once
+    #[arg(long, value_enum, default_value_t = MemPoolType::Greedy, value_name = "TYPE")]
+    pub mem_pool_type: MemPoolType,
+
     /// Rows per batch inside the engine [default: 8192]
     #[arg(long, value_name = "ROWS")]
     pub batch_size: Option<usize>,
@@ -398,6 +404,8 @@ pub struct BatchArgs {
     #[command(flatten)]
     pub tables: TableArgs,
 }
+
+pub use crate::engine::MemPoolType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BatchFormat {

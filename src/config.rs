@@ -134,6 +134,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
         window,
         store,
         memory_limit,
+        mem_pool_type: a.mem_pool_type,
         batch_size: a.batch_size,
         data: a.data.clone().filter(|s| !s.is_empty()),
         domains: a.domains.clone().filter(|s| !s.is_empty()),

@@ -116,6 +116,8 @@ pub struct EngineOptions {
     pub target_partitions: Option<usize>,
     /// Memory budget of the query in bytes; past it sorts and aggregations spill to disk.
     pub memory_limit: Option<usize>,
+    /// How the budget is shared between operators.
+    pub mem_pool_type: MemPoolType,
     /// Rows per batch; `None` = DataFusion's default (8192).
     pub batch_size: Option<usize>,
     /// How object stores are reached.
@@ -142,6 +144,22 @@ pub fn session_config(target_partitions: Option<usize>) -> SessionConfig {
     config
 }
 
+/// How a `--memory-limit` budget is shared between the operators of a query.
+///
+/// The built-in queries are chains of blocking operators (aggregate, then sort, then window,
+/// then sort) that hold memory one after another. DataFusion's fair pool gives each spilling
+/// operator of the plan an equal share from the start, idle ones included, so at 100M rows the
+/// per-hostname aggregation of uncommon_domains got a fraction of the budget and spilled; with
+/// the greedy pool it ran 15% faster under the same 1 GiB (17.5 and 19.5 s against 21.4 and
+/// 22.7 s). Both completed at 768M and both failed cleanly at 512M, so greedy is the default,
+/// as in datafusion-cli.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MemPoolType {
+    #[default]
+    Greedy,
+    Fair,
+}
+
 /// A context for `opts`: settings, memory budget (a spilling pool over the OS temp folder) and
 /// nethunt's functions.
 pub fn context_for(opts: &EngineOptions) -> Result<SessionContext> {
@@ -154,9 +172,12 @@ pub fn context_for(opts: &EngineOptions) -> Result<SessionContext> {
             opts.store.clone(),
         )));
     if let Some(limit) = opts.memory_limit {
-        rt = rt.with_memory_pool(std::sync::Arc::new(
-            datafusion::execution::memory_pool::FairSpillPool::new(limit),
-        ));
+        use datafusion::execution::memory_pool::{FairSpillPool, GreedyMemoryPool, MemoryPool};
+        let pool: std::sync::Arc<dyn MemoryPool> = match opts.mem_pool_type {
+            MemPoolType::Greedy => std::sync::Arc::new(GreedyMemoryPool::new(limit)),
+            MemPoolType::Fair => std::sync::Arc::new(FairSpillPool::new(limit)),
+        };
+        rt = rt.with_memory_pool(pool);
     }
     let rt = rt
         .build_arc()

@@ -171,6 +171,18 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// clap's usage error (several lines: the error, a tip or the possible values, the usage, a
+/// pointer to --help) as one line, like every other nethunt error.
+pub fn usage_line(rendered: &str) -> String {
+    let parts: Vec<String> = rendered
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = parts.join("; ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -650,6 +650,24 @@ fn assert_fails_cleanly(args: &[&str], needles: &[&str]) {
 }
 
 #[test]
+fn usage_errors_are_one_line() {
+    assert_error(
+        &run(&["run", "--bogus"]),
+        &["unexpected argument '--bogus'", "--help"],
+    );
+    assert_error(&run(&["run"]), &["required arguments", "<QUERY>"]);
+    assert_error(&run(&["nosuch"]), &["unrecognized subcommand 'nosuch'"]);
+    assert_error(
+        &run(&["run", "non_standard_ports", "--format", "xml"]),
+        &["invalid value 'xml'", "--format"],
+    );
+    // --help is not an error
+    let help = run(&["run", "--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("--mem-pool-type"), "{}", help.stdout);
+}
+
+#[test]
 fn missing_data_path() {
     assert_fails_cleanly(
         &["run", "non_standard_ports", "--data", "/nonexistent/lake"],
@@ -1183,6 +1201,25 @@ fn memory_limit_and_batch_size() {
     ]);
     assert_eq!(limited.code, 0, "{}", limited.stderr);
     assert_eq!(plain.stdout, limited.stdout);
+    // the same under the other way of sharing the budget
+    let fair = run(&[
+        "run",
+        "uncommon_domains",
+        "--format",
+        "csv",
+        "--memory-limit",
+        "64M",
+        "--mem-pool-type",
+        "fair",
+        "--batch-size",
+        "1000",
+    ]);
+    assert_eq!(fair.code, 0, "{}", fair.stderr);
+    assert_eq!(plain.stdout, fair.stdout);
+    assert_fails_cleanly(
+        &["run", "uncommon_domains", "--mem-pool-type", "lavish"],
+        &["--mem-pool-type", "lavish", "possible values: greedy, fair"],
+    );
     // a budget too small for the operators: a clear error, not a crash
     assert_fails_cleanly(
         &[
