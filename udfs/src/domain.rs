@@ -11,7 +11,7 @@ use arrow::array::{
     StringViewBuilder,
 };
 use arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -249,13 +249,7 @@ impl ScalarUDFImpl for SldUdf {
         Ok(DataType::Utf8View)
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 1 {
-            return plan_err!(
-                "second_level_domain takes 1 argument, got {}",
-                arg_types.len()
-            );
-        }
-        kernel::coerce_all_strings("second_level_domain", arg_types)
+        kernel::coerce_n_strings("second_level_domain", 1, arg_types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         match &args.args[0] {

@@ -201,13 +201,7 @@ impl ScalarUDFImpl for Ipv4IsInRange {
         Ok(DataType::Boolean)
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 2 {
-            return plan_err!(
-                "ipv4_is_in_range takes 2 arguments, got {}",
-                arg_types.len()
-            );
-        }
-        kernel::coerce_all_strings(self.name(), arg_types)
+        kernel::coerce_n_strings(self.name(), 2, arg_types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (ip, range) = (&args.args[0], &args.args[1]);

@@ -40,6 +40,20 @@ pub(crate) fn coerce_all_strings(name: &str, arg_types: &[DataType]) -> Result<V
         .collect()
 }
 
+/// `coerce_types` for a function of exactly `n` string arguments: the arity is checked first
+/// (a planning error such as "f takes 2 arguments, got 1"), then each type as above.
+pub(crate) fn coerce_n_strings(
+    name: &str,
+    n: usize,
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    if arg_types.len() != n {
+        let s = if n == 1 { "" } else { "s" };
+        return plan_err!("{name} takes {n} argument{s}, got {}", arg_types.len());
+    }
+    coerce_all_strings(name, arg_types)
+}
+
 pub(crate) fn coerce_string(name: &str, position: usize, t: &DataType) -> Result<DataType> {
     if is_string_like(t) {
         Ok(t.clone())
@@ -216,10 +230,7 @@ impl<B: Sink + 'static> ScalarUDFImpl for UnaryStringUdf<B> {
         Ok(B::TYPE)
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 1 {
-            return plan_err!("{} takes 1 argument, got {}", self.name, arg_types.len());
-        }
-        coerce_all_strings(self.name, arg_types)
+        coerce_n_strings(self.name, 1, arg_types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_columnar::<B>(&args.args[0], &self.f)

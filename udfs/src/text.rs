@@ -130,10 +130,7 @@ impl ScalarUDFImpl for KqlEndsWith {
         Ok(DataType::Boolean)
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 2 {
-            return plan_err!("kql_endswith takes 2 arguments, got {}", arg_types.len());
-        }
-        kernel::coerce_all_strings("kql_endswith", arg_types)
+        kernel::coerce_n_strings("kql_endswith", 2, arg_types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [text, suffix] = [&args.args[0], &args.args[1]];
