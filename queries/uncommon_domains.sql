@@ -70,6 +70,8 @@ rare_hosts AS (
 -- stay views into the buffers of every batch they came from, and the window and the sort below
 -- account (and under --memory-limit, must reserve) all of that memory: at 10M rows with
 -- --memory-limit 1G the sort failed to reserve 707 MB. Values are unchanged.
+-- The domain is extracted again here, once per rare host (566K at 10M rows), rather than
+-- carried through the aggregation as a second group key: both measured the same at 10M.
 rare AS (
     SELECT arrow_cast(lower(second_level_domain(host)), 'Utf8') AS sld,
            arrow_cast(host, 'Utf8') AS host,

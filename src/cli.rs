@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::MemPoolType;
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -404,8 +405,6 @@ pub struct BatchArgs {
     #[command(flatten)]
     pub tables: TableArgs,
 }
-
-pub use crate::engine::MemPoolType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BatchFormat {

@@ -1,13 +1,8 @@
 //! String operators of KQL that SQL has no exact twin for: `kql_endswith` (KQL `endswith`).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use std::sync::Arc;
-
-use arrow::array::{
-    Array, ArrayAccessor, ArrayRef, AsArray, BooleanArray, BooleanBuilder, ByteView,
-    MAX_INLINE_VIEW_LEN, StringViewArray,
-};
+use arrow::array::{Array, ArrayAccessor, ArrayRef, AsArray, BooleanArray, BooleanBuilder};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, plan_err};
@@ -32,9 +27,12 @@ pub fn kql_endswith(text: &str, suffix: &str) -> bool {
     t.len() >= s.len() && t[t.len() - s.len()..].eq_ignore_ascii_case(s)
 }
 
-/// `kql_endswith` of every value of `a` against one suffix, straight into a bit buffer; the
-/// input's null mask is the output's. This is the filter's hot path (it runs on every session
-/// row): going through a per-row `BooleanBuilder` behind a `dyn Fn` cost three times as much.
+/// `kql_endswith` of every value of `a` (Utf8, LargeUtf8 or Utf8View) against one suffix,
+/// straight into a bit buffer; the input's null mask is the output's. This is the filter's hot
+/// path (it runs on every session row). Through a per-row `BooleanBuilder` behind a `dyn Fn`,
+/// the 10M-row filter took 748 ms of compute, against about 455 ms now (EXPLAIN ANALYZE). A
+/// Utf8View variant that read each value's tail straight from its view measured the same as
+/// this generic one (criterion, 1M hosts: 12.3 ms against 11.7 ms), so there is only this one.
 fn suffix_mask<'a>(a: impl ArrayAccessor<Item = &'a str>, suffix: &str) -> ArrayRef {
     let nulls = a.nulls().cloned();
     let values = BooleanBuffer::collect_bool(a.len(), |i| {
@@ -43,40 +41,11 @@ fn suffix_mask<'a>(a: impl ArrayAccessor<Item = &'a str>, suffix: &str) -> Array
     Arc::new(BooleanArray::new(values, nulls))
 }
 
-/// The same over Utf8View (what Parquet strings arrive as), reading only the last bytes of each
-/// value: from the view itself when the value is inlined (12 bytes or fewer), else from its data
-/// buffer. No `&str` is formed, so nothing is re-validated or bounds-checked twice per row.
-fn suffix_mask_view(a: &StringViewArray, suffix: &str) -> ArrayRef {
-    let suffix = suffix.as_bytes();
-    let (views, buffers) = (a.views(), a.data_buffers());
-    let nulls = a.nulls().cloned();
-    let values = BooleanBuffer::collect_bool(a.len(), |i| {
-        if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-            return false;
-        }
-        let raw = views[i];
-        let len = raw as u32 as usize;
-        if len < suffix.len() {
-            return false;
-        }
-        if len <= MAX_INLINE_VIEW_LEN as usize {
-            // Inline layout: 4 bytes of length, then the value.
-            let bytes = raw.to_le_bytes();
-            bytes[4 + len - suffix.len()..4 + len].eq_ignore_ascii_case(suffix)
-        } else {
-            let v = ByteView::from(raw);
-            let end = v.offset as usize + len;
-            buffers[v.buffer_index as usize][end - suffix.len()..end].eq_ignore_ascii_case(suffix)
-        }
-    });
-    Arc::new(BooleanArray::new(values, nulls))
-}
-
 fn endswith_array(a: &dyn Array, suffix: &str) -> Result<ArrayRef> {
     Ok(match a.data_type() {
         DataType::Utf8 => suffix_mask(a.as_string::<i32>(), suffix),
         DataType::LargeUtf8 => suffix_mask(a.as_string::<i64>(), suffix),
-        DataType::Utf8View => suffix_mask_view(a.as_string_view(), suffix),
+        DataType::Utf8View => suffix_mask(a.as_string_view(), suffix),
         DataType::Dictionary(_, _) => {
             // Once per distinct value, then spread over the keys.
             let dict = a.as_any_dictionary();
