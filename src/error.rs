@@ -1,5 +1,7 @@
 //! Typed errors of the nethunt library. Every message is one line that names the thing at fault
-//! (file, column, parameter, query, URL) and the cause; `main` prints it and exits 2.
+//! (file, column, parameter, query, URL) and the cause; `main` prints it and exits 2. Also the
+//! one-line forms of outside errors (DataFusion's, object stores') and the redaction of secrets
+//! from every line printed. Uses: nothing of nethunt's.
 
 use std::path::PathBuf;
 
@@ -98,9 +100,7 @@ pub fn one_line(e: &DataFusionError) -> String {
     };
     missing_function(&text)
         .or_else(|| rejected_task(&text))
-        .unwrap_or_else(|| {
-            crate::store::explain(&text.split_whitespace().collect::<Vec<_>>().join(" "))
-        })
+        .unwrap_or_else(|| explain(&text.split_whitespace().collect::<Vec<_>>().join(" ")))
 }
 
 /// A Ballista scheduler or executor that lacks a function reports it deep inside a job failure;
@@ -141,6 +141,60 @@ fn rejected_task(text: &str) -> Option<String> {
          without nethunt's functions do this: run them with `nethunt cluster executor`, the same \
          version as this client"
     ))
+}
+
+/// A short, actionable version of an object-store error message: the S3 error code in words, or
+/// "cannot reach" with the endpoint for transport failures; other messages pass through.
+pub fn explain(text: &str) -> String {
+    let between = |a: &str, b: &str| {
+        let i = text.find(a)? + a.len();
+        let j = text[i..].find(b)? + i;
+        Some(text[i..j].to_string())
+    };
+    let endpoint = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| {
+            format!(
+                "{}://{}",
+                u.scheme(),
+                &u[url::Position::BeforeHost..url::Position::AfterPort]
+            )
+        });
+    let retries = between("after ", " retries")
+        .map(|n| format!(", after {n} retries"))
+        .unwrap_or_default();
+    if let Some(code) = between("<Code>", "</Code>") {
+        let what = match code.as_str() {
+            "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "AccessDenied"
+            | "InvalidToken"
+            | "ExpiredToken"
+            | "AuthorizationHeaderMalformed"
+            | "NotSignedUp" => {
+                "access denied: check the credentials (--profile, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the region"
+            }
+            "NoSuchBucket" => "the bucket does not exist",
+            "NoSuchKey" => "no such object",
+            _ => "the object store refused the request",
+        };
+        return format!("{what} ({code})");
+    }
+    if text.contains("error sending request") || text.contains("Connection refused") {
+        return format!(
+            "cannot reach the object store{} (connection failed{retries})",
+            endpoint.map(|e| format!(" at {e}")).unwrap_or_default()
+        );
+    }
+    if text.contains("403 Forbidden") {
+        return "access denied (403): check the credentials".into();
+    }
+    if text.contains("404 Not Found") {
+        return "not found (404)".into();
+    }
+    text.to_string()
 }
 
 /// Secrets (keys, tokens) that must never be printed; see [`redact`].
@@ -186,6 +240,18 @@ pub fn usage_line(rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explained() {
+        let t = "Generic S3 error: Error performing list request: Error performing GET http://127.0.0.1:9123/bkt?list-type=2 in 2ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code></Error>";
+        assert!(explain(t).starts_with("access denied"), "{}", explain(t));
+        let t = "Error performing GET http://127.0.0.1:9124/bkt?list-type=2 in 484ms, after 3 retries, max_retries: 3, retry_timeout: 30s - HTTP error: error sending request";
+        assert_eq!(
+            explain(t),
+            "cannot reach the object store at http://127.0.0.1:9124 (connection failed, after 3 retries)"
+        );
+        assert_eq!(explain("plain"), "plain");
+    }
 
     #[test]
     fn missing_functions_are_named() {

@@ -10,7 +10,7 @@
 //! - exfiltration: large uploads to a few rare domains absent from the popularity list.
 //!
 //! The random generator is a hand-written SplitMix64 so the same `--seed` gives byte-identical
-//! files on every platform and crate version.
+//! files on every platform and crate version. Uses: `output` (atomic files), `schema`, `error`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,14 +18,13 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use chrono::NaiveDate;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::cli::GenerateArgs;
 use crate::error::{Error, Result};
+use crate::output::{AtomicFile, ParquetFile};
 
 /// SplitMix64: tiny, fast, and fixed forever.
 #[derive(Debug, Clone)]
@@ -73,66 +72,15 @@ pub struct Spec {
     pub row_group_rows: usize,
 }
 
-impl Spec {
-    pub fn from_args(a: &GenerateArgs) -> Result<Spec> {
-        let start = NaiveDate::parse_from_str(&a.start, "%Y-%m-%d")
-            .map_err(|_| Error::Config(format!("--start {}: expected YYYY-MM-DD", a.start)))?;
-        if a.days == 0 || a.days > 3660 {
-            return Err(Error::Config(format!(
-                "--days {}: expected 1 to 3660",
-                a.days
-            )));
-        }
-        if a.rows == 0 {
-            return Err(Error::Config("--rows must be at least 1".into()));
-        }
-        if a.row_group_rows == 0 {
-            return Err(Error::Config("--row-group-rows must be at least 1".into()));
-        }
-        Ok(Spec {
-            rows: a.rows,
-            out: a.out.clone(),
-            days: a.days,
-            seed: a.seed,
-            start,
-            domains_out: a.domains_out.clone(),
-            row_group_rows: a.row_group_rows,
-        })
-    }
-}
-
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Summary {
     pub rows: usize,
     pub files: usize,
 }
 
+/// The columns `generate` writes: every nethunt lake's ASIM columns.
 pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new(
-            "TimeGenerated",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("EventCount", DataType::Int32, false),
-        Field::new("EventType", DataType::Utf8, false),
-        Field::new("EventResult", DataType::Utf8, true),
-        Field::new("EventProduct", DataType::Utf8, false),
-        Field::new("EventVendor", DataType::Utf8, false),
-        Field::new("DvcAction", DataType::Utf8, true),
-        Field::new("NetworkProtocol", DataType::Utf8, true),
-        Field::new("NetworkDirection", DataType::Utf8, true),
-        Field::new("SrcIpAddr", DataType::Utf8, true),
-        Field::new("SrcPortNumber", DataType::Int32, true),
-        Field::new("DstIpAddr", DataType::Utf8, true),
-        Field::new("DstPortNumber", DataType::Int32, true),
-        Field::new("SrcBytes", DataType::Int64, true),
-        Field::new("DstBytes", DataType::Int64, true),
-        Field::new("SrcPackets", DataType::Int64, true),
-        Field::new("DstPackets", DataType::Int64, true),
-        Field::new("NetworkDuration", DataType::Int32, true),
-        Field::new("UrlHostname", DataType::Utf8, true),
-    ]))
+    crate::schema::written_sessions([])
 }
 
 /// One session row.
@@ -706,14 +654,8 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
         let dir = spec.out.join(format!("date={}", date.format("%Y-%m-%d")));
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join("part-00000.parquet");
-        let tmp = tempfile::Builder::new()
-            .prefix(".nethunt-")
-            .suffix(".partial")
-            .tempfile_in(&dir)
-            .map_err(io_err(&dir))?;
-        let (file, tmp_path) = tmp.into_parts();
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props.clone()))
-            .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+        let fail = |e: String| Error::Config(format!("generate {}: {e}", path.display()));
+        let mut writer = ParquetFile::create(&path, schema.clone(), props.clone()).map_err(fail)?;
         let mut b = Builders::new();
         let gap = 86_400_000_000f64 / background.max(1) as f64;
         let mut pi = 0;
@@ -727,26 +669,16 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
             let r = background_row(&world, &mut rng, t);
             b.push(&r);
             if b.len >= chunk {
-                writer
-                    .write(&b.finish(&schema)?)
-                    .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+                writer.write(&b.finish(&schema)?).map_err(fail)?;
             }
         }
         for r in &planted[pi..] {
             b.push(r);
         }
         if b.len > 0 {
-            writer
-                .write(&b.finish(&schema)?)
-                .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
+            writer.write(&b.finish(&schema)?).map_err(fail)?;
         }
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::Config(format!("generate {}: {e}", path.display())))?;
-        file.sync_all().map_err(io_err(&path))?;
-        tmp_path
-            .persist(&path)
-            .map_err(|e| io_err(&path)(e.error))?;
+        writer.finish().and_then(AtomicFile::commit).map_err(fail)?;
         summary.rows += background + planted.len();
         summary.files += 1;
     }
@@ -760,13 +692,8 @@ pub fn write_lake(spec: &Spec) -> Result<Summary> {
         {
             text.push_str(&format!("{},{d}\n", i + 1));
         }
-        let dir = match dpath.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io_err(dpath))?;
-        tmp.persist(dpath).map_err(|e| io_err(dpath)(e.error))?;
+        AtomicFile::write(dpath, text.as_bytes())
+            .map_err(|e| Error::Config(format!("generate {}: {e}", dpath.display())))?;
     }
     Ok(summary)
 }
@@ -783,6 +710,35 @@ mod tests {
         let mut r2 = Rng::new(42);
         assert_eq!(v, (0..3).map(|_| r2.below(1000)).collect::<Vec<_>>());
         assert!(v.iter().all(|x| *x < 1000));
+    }
+
+    /// The bundled sample is exactly what the README's command makes: the schema and writer that
+    /// `generate` shares with `import` and the cache change no byte of it.
+    #[test]
+    fn regenerates_the_bundled_sample_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Spec {
+            rows: 30_000,
+            out: dir.path().join("lake"),
+            days: 2,
+            seed: 42,
+            start: NaiveDate::from_ymd_opt(2024, 7, 30).unwrap(),
+            domains_out: Some(dir.path().join("top1m-sample.csv")),
+            row_group_rows: 128 * 1024,
+        };
+        let summary = write_lake(&spec).unwrap();
+        assert_eq!((summary.rows, summary.files), (30_000, 2));
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        for f in [
+            "lake/date=2024-07-30/part-00000.parquet",
+            "lake/date=2024-07-31/part-00000.parquet",
+            "top1m-sample.csv",
+        ] {
+            assert!(
+                std::fs::read(dir.path().join(f)).unwrap() == std::fs::read(data.join(f)).unwrap(),
+                "{f} differs from data/{f}"
+            );
+        }
     }
 
     #[test]

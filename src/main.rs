@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use nethunt::cli::Cli;
-use nethunt::commands::{self, Outcome};
+use nethunt::cli::{self, Cli, Outcome};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -33,12 +32,12 @@ fn main() -> ExitCode {
     };
     let stats = cli.stats;
     let started = std::time::Instant::now();
-    let result = runtime.block_on(commands::dispatch(cli));
+    let result = runtime.block_on(cli::dispatch(cli));
     // Do not wait for engine tasks still inside a long computation (a query ended by
     // --query-timeout): everything the command writes is complete or removed by now.
     runtime.shutdown_background();
     if stats {
-        eprintln!("{}", nethunt::commands::stats_line(started.elapsed()));
+        eprintln!("{}", cli::stats_line(started.elapsed()));
     }
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

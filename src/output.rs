@@ -1,6 +1,8 @@
-//! Result formats and writing. Data goes to stdout or to `--output FILE`; a file is written to a
-//! temporary name in the same folder and renamed only when complete, so a failed run leaves no
-//! file (and never a half-written one).
+//! Result formats and files that are never half-written. Every file nethunt writes (results,
+//! lake files of `generate` and `import`, the reference-table cache, the domain list staged for a
+//! cluster) goes through [`AtomicFile`]: a temporary file in the destination folder, renamed
+//! over the destination only when complete, and deleted when dropped before that.
+//! Uses: `error`.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -8,14 +10,13 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::util::display::FormatOptions;
-use datafusion::prelude::DataFrame;
-use std::io::IsTerminal;
-
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// aligned text table (NULL shown as NULL)
     Table,
@@ -25,7 +26,7 @@ pub enum Format {
     Json,
     /// one JSON object per line
     Ndjson,
-    /// Apache Parquet (zstd); needs --output
+    /// Apache Parquet (zstd); needs a file
     Parquet,
 }
 
@@ -54,13 +55,6 @@ impl Format {
     }
 }
 
-/// What happened: rows written, and what the scan read.
-#[derive(Debug, Clone, Default)]
-pub struct Written {
-    pub rows: usize,
-    pub scan: crate::scan::ScanMetrics,
-}
-
 fn null_text_options() -> FormatOptions<'static> {
     FormatOptions::default()
         .with_null("NULL")
@@ -81,49 +75,6 @@ pub fn table_string(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Strin
         .map_err(|e| Error::Config(format!("cannot format results: {e}")))
 }
 
-/// Stream the DataFrame's rows in `format` into `w`.
-async fn write_to<W: Write + Send>(
-    df: DataFrame,
-    format: Format,
-    w: W,
-    what: &Path,
-    progress: Option<&Progress>,
-) -> Result<(W, Written)> {
-    let schema: SchemaRef = df.schema().inner().clone();
-    let task = std::sync::Arc::new(df.task_ctx());
-    let plan = df
-        .create_physical_plan()
-        .await
-        .map_err(|e| Error::datafusion("planning the query", e))?;
-    let stream = datafusion::physical_plan::execute_stream(plan.clone(), task)
-        .map_err(|e| Error::datafusion("running the query", e))?;
-    // The progress line shares the terminal with results printed to stdout: a table is printed
-    // after the whole result is in (the line is gone by then); a streamed format to a terminal
-    // gets no progress line.
-    let streamed_to_terminal =
-        format != Format::Table && what == Path::new("<stdout>") && std::io::stdout().is_terminal();
-    let ticker = progress
-        .filter(|_| !streamed_to_terminal)
-        .map(|p| crate::progress::Ticker::start(p.label.clone(), plan.clone(), p.started));
-    let result = if format == Format::Table && ticker.is_some() {
-        let batches: std::result::Result<Vec<RecordBatch>, _> = stream.try_collect().await;
-        if let Some(t) = ticker {
-            t.finish().await;
-        }
-        let batches = batches.map_err(|e| Error::datafusion("running the query", e))?;
-        write_batches(schema, batches, format, w, what).await
-    } else {
-        let r = write_stream(schema, stream, format, w, what).await;
-        if let Some(t) = ticker {
-            t.finish().await;
-        }
-        r
-    };
-    let (w, mut written) = result?;
-    written.scan = crate::scan::ScanMetrics::of(&plan);
-    Ok((w, written))
-}
-
 /// Write already-computed batches in `format` (the REPL collects before printing).
 pub async fn write_batches<W: Write + Send>(
     schema: SchemaRef,
@@ -131,7 +82,7 @@ pub async fn write_batches<W: Write + Send>(
     format: Format,
     w: W,
     what: &Path,
-) -> Result<(W, Written)> {
+) -> Result<(W, usize)> {
     let stream = futures::stream::iter(
         batches
             .into_iter()
@@ -140,14 +91,14 @@ pub async fn write_batches<W: Write + Send>(
     write_stream(schema, stream, format, w, what).await
 }
 
-/// Write a stream of batches in `format` into `w`.
-async fn write_stream<W: Write + Send>(
+/// Write a stream of batches in `format` into `w`; returns `w` and the number of rows.
+pub async fn write_stream<W: Write + Send>(
     schema: SchemaRef,
     mut stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
     format: Format,
     w: W,
     what: &Path,
-) -> Result<(W, Written)> {
+) -> Result<(W, usize)> {
     let fail = |m: String| Error::Output {
         path: what.to_path_buf(),
         msg: m,
@@ -216,10 +167,7 @@ async fn write_stream<W: Write + Send>(
             writer.into_inner()
         }
         Format::Parquet => {
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-                .build();
-            let mut writer = parquet::arrow::ArrowWriter::try_new(w, schema.clone(), Some(props))
+            let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(zstd_properties()))
                 .map_err(|e| fail(e.to_string()))?;
             while let Some(b) = next_batch!() {
                 rows += b.num_rows();
@@ -228,78 +176,157 @@ async fn write_stream<W: Write + Send>(
             writer.into_inner().map_err(|e| fail(e.to_string()))?
         }
     };
-    Ok((
-        w,
-        Written {
-            rows,
-            ..Default::default()
-        },
-    ))
+    Ok((w, rows))
 }
 
-/// A progress line for a long scan: what to call it, and since when it counts.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    pub label: String,
-    pub started: std::time::Instant,
-}
-
-/// Write the results to stdout or atomically to `path`, with a progress line on stderr when
-/// `progress` is given and the scan takes a while.
-pub async fn write(
-    df: DataFrame,
+/// The stream written to stdout. A reader that goes away (`| head`) ends the writing quietly.
+pub async fn to_stdout(
+    schema: SchemaRef,
+    stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
     format: Format,
-    path: Option<&Path>,
-    progress: Option<&Progress>,
-) -> Result<Written> {
-    match path {
-        None => {
-            if format == Format::Parquet {
-                return Err(Error::Config("--format parquet needs --output FILE".into()));
-            }
-            let stdout = std::io::stdout();
-            let shown = PathBuf::from("<stdout>");
-            match write_to(df, format, BufWriter::new(stdout), &shown, progress).await {
-                Ok((mut w, written)) => {
-                    flush_stdout(&mut w)?;
-                    Ok(written)
-                }
-                Err(Error::Output { msg, .. }) if msg.contains("Broken pipe") => {
-                    Ok(Written::default())
-                }
-                Err(e) => Err(e),
-            }
+) -> Result<usize> {
+    if format == Format::Parquet {
+        return Err(Error::Config("--format parquet needs --output FILE".into()));
+    }
+    let shown = PathBuf::from("<stdout>");
+    let w = BufWriter::new(std::io::stdout());
+    match write_stream(schema, stream, format, w, &shown).await {
+        Ok((mut w, rows)) => {
+            flush_stdout(&mut w)?;
+            Ok(rows)
         }
-        Some(path) => {
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
-            if !dir.is_dir() {
-                return Err(Error::Output {
-                    path: path.to_path_buf(),
-                    msg: format!("folder {} does not exist", dir.display()),
-                });
-            }
-            let fail = |m: String| Error::Output {
-                path: path.to_path_buf(),
-                msg: m,
-            };
-            let tmp = tempfile::Builder::new()
-                .prefix(".nethunt-")
-                .suffix(".partial")
-                .tempfile_in(&dir)
-                .map_err(|e| fail(format!("cannot create a temporary file: {e}")))?;
-            let (tmp_file, tmp_path) = tmp.into_parts();
-            // On any error below, `tmp_path` is dropped and the partial file deleted.
-            let (w, written) =
-                write_to(df, format, BufWriter::new(tmp_file), path, progress).await?;
-            let file = w.into_inner().map_err(|e| fail(e.to_string()))?;
-            file.sync_all().map_err(|e| fail(e.to_string()))?;
-            drop(file);
-            tmp_path.persist(path).map_err(|e| fail(e.to_string()))?;
-            Ok(written)
+        Err(Error::Output { msg, .. }) if msg.contains("Broken pipe") => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// The stream written to the file `path`, atomically: nothing appears at `path` unless the whole
+/// result was written.
+pub async fn to_file(
+    schema: SchemaRef,
+    stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
+    format: Format,
+    path: &Path,
+) -> Result<usize> {
+    let fail = |m: String| Error::Output {
+        path: path.to_path_buf(),
+        msg: m,
+    };
+    let mut file = AtomicFile::create(path).map_err(fail)?;
+    let (w, rows) = write_stream(schema, stream, format, BufWriter::new(file.file()), path).await?;
+    w.into_inner().map_err(|e| fail(e.to_string()))?;
+    file.commit().map_err(fail)?;
+    Ok(rows)
+}
+
+/// A file written under a temporary name in its destination folder and renamed over the
+/// destination by [`AtomicFile::commit`]. Dropped uncommitted, it is deleted.
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// A temporary `.nethunt-*.partial` file beside `path`. The folder must exist.
+    pub fn create(path: &Path) -> std::result::Result<AtomicFile, String> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(format!("folder {} does not exist", dir.display()));
         }
+        let tmp = tempfile::Builder::new()
+            .prefix(".nethunt-")
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(|e| format!("cannot create a temporary file: {e}"))?;
+        Ok(AtomicFile {
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The open temporary file.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Where the file goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flush to disk and rename over the destination.
+    pub fn commit(self) -> std::result::Result<PathBuf, String> {
+        self.tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| e.error.to_string())?;
+        Ok(self.path)
+    }
+
+    /// Write `bytes` to `path` atomically.
+    pub fn write(path: &Path, bytes: &[u8]) -> std::result::Result<PathBuf, String> {
+        let mut f = AtomicFile::create(path)?;
+        f.file().write_all(bytes).map_err(|e| e.to_string())?;
+        f.commit()
+    }
+}
+
+/// Record batches into a Parquet file through an [`AtomicFile`].
+pub struct ParquetFile {
+    writer: ArrowWriter<std::fs::File>,
+    file: AtomicFile,
+}
+
+impl ParquetFile {
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> std::result::Result<ParquetFile, String> {
+        let mut file = AtomicFile::create(path)?;
+        let handle = file.file().try_clone().map_err(|e| e.to_string())?;
+        let writer =
+            ArrowWriter::try_new(handle, schema, Some(props)).map_err(|e| e.to_string())?;
+        Ok(ParquetFile { writer, file })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), String> {
+        self.writer.write(batch).map_err(|e| e.to_string())
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Write the footer and flush; the file is complete but not yet in place. [`commit`] puts it
+    /// there (so that several files can be finished first, then renamed together).
+    ///
+    /// [`commit`]: AtomicFile::commit
+    pub fn finish(self) -> std::result::Result<AtomicFile, String> {
+        self.writer.close().map_err(|e| e.to_string())?;
+        self.file
+            .tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| e.to_string())?;
+        Ok(self.file)
+    }
+
+    /// `batches` as the Parquet file `path`, in one go.
+    pub fn write_all(
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+        batches: &[RecordBatch],
+    ) -> std::result::Result<PathBuf, String> {
+        let mut f = ParquetFile::create(path, schema, props)?;
+        for b in batches {
+            f.write(b)?;
+        }
+        f.finish()?.commit()
     }
 }
 
@@ -312,6 +339,13 @@ fn flush_stdout(w: &mut impl Write) -> Result<()> {
             msg: e.to_string(),
         }),
     }
+}
+
+/// zstd-compressed Parquet, as nethunt writes results and caches.
+pub fn zstd_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use async_trait::async_trait;
 use nethunt::engine::{Engine, EngineOptions, context_for};
-use nethunt::queries::Library;
+use nethunt::library::Library;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 #[derive(Debug)]
@@ -78,7 +78,9 @@ impl Nethunt {
             .next()
             .ok_or_else(|| SltError("RUN QUERY needs a name".into()))?;
         let assignments = words
-            .map(|w| nethunt::params::split_assignment(w).map_err(|e| SltError(e.to_string())))
+            .map(|w| {
+                nethunt::library::params::split_assignment(w).map_err(|e| SltError(e.to_string()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let q = self
             .library

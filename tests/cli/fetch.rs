@@ -445,7 +445,14 @@ fn declared_tables_and_notices() {
         &["run", "non_standard_ports", "--offline", "--format", "csv"],
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(!o.stderr.contains("note:"));
+    assert!(!o.stderr.contains("sample list"), "{}", o.stderr);
+    // ... and says that its sessions were the sample lake
+    assert!(
+        o.stderr
+            .contains("note: NetworkSessions is the bundled sample lake"),
+        "{}",
+        o.stderr
+    );
     // the library query declares its external table
     let o = run_in(cache.path(), &["show", "uncommon_domains"]);
     assert!(o.stdout.contains("[tables.top1m]") && o.stdout.contains("zip_pattern = \"*.csv\""));

@@ -4,6 +4,7 @@
 //! Expected rows on the bundled sample come from an independent oracle written here with plain
 //! loops over the Parquet rows (no SQL, no DataFusion), following the semantics sheet.
 
+mod architecture;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod fetch;
@@ -299,6 +300,56 @@ fn default_uncommon_domains_equal_the_oracle() {
     assert_eq!(got, want);
     // the planted exfiltration tops the list
     assert!(["dl-cdn-update", "syncvault-storage", "paste-bin"].contains(&got[0].0.as_str()));
+}
+
+/// An installed binary carries the sample. A copy of the binary, outside the checkout, run from
+/// `/` with an empty environment and a home of its own, runs the main job on the sample (written
+/// to that home's cache) and says that it did; `--quiet` hides the notice, `--data` needs none.
+#[test]
+fn installed_binary_runs_the_sample_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin").join("nethunt");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_nethunt"), &bin).unwrap();
+    let home = dir.path().join("home");
+    let installed = |args: &[&str]| -> Out {
+        std::process::Command::new(&bin)
+            .current_dir("/")
+            .env_clear()
+            .env("HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let o = installed(&["run", "non_standard_ports", "--format", "csv"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let got: Vec<(String, i64, usize)> = csv_rows(&o.stdout)[1..]
+        .iter()
+        .map(|r| (r[0].clone(), micros_of(&r[1]), r[2].parse().unwrap()))
+        .collect();
+    assert_eq!(got, oracle_ports(&read_lake(&sample_lake())));
+    let notice = "NetworkSessions is the bundled sample lake";
+    assert!(o.stderr.contains(notice), "{}", o.stderr);
+    let samples: Vec<_> = std::fs::read_dir(home.join(".cache/nethunt/sample"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert!(
+        samples[0]
+            .join("lake/date=2024-07-31/part-00000.parquet")
+            .is_file()
+    );
+
+    let quiet = installed(&["run", "non_standard_ports", "--format", "csv", "--quiet"]);
+    assert_eq!((quiet.code, quiet.stdout.as_str()), (0, o.stdout.as_str()));
+    assert!(!quiet.stderr.contains(notice), "{}", quiet.stderr);
+    let lake = sample_lake().display().to_string();
+    let given = installed(&["run", "non_standard_ports", "--data", &lake]);
+    assert_eq!(given.code, 0, "{}", given.stderr);
+    assert!(!given.stderr.contains(notice), "{}", given.stderr);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! What a query read: files, bytes and row groups per Parquet file, from DataFusion's scan
-//! metrics, set against the whole lake so that pruning by `--from/--to` is visible.
+//! metrics, set against the whole lake so that pruning by `--from/--to` is visible. Uses: `lake`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::metrics::MetricValue;
 
-use crate::tables::Lake;
+use super::Lake;
 
 /// What was read of one file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! with `;`, completion of tables, columns, functions and query names), Ctrl-C cancels the running
 //! query, Ctrl-D exits, an error prints one line and the session goes on. With stdin not a
 //! terminal the statements run without prompts and the first error ends the run (exit 2), like
-//! `psql -v ON_ERROR_STOP=1`.
+//! `psql -v ON_ERROR_STOP=1`. Uses: `engine`, `library`, `lake` (the sample notice), `output`,
+//! `error`.
 
 use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
@@ -21,8 +22,8 @@ use rustyline::{Context, Editor, Helper, Highlighter, Hinter};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::library::Library;
 use crate::output::{self, Format};
-use crate::queries::Library;
 
 /// The backslash commands, in help order: (command, arguments, what it does).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
@@ -156,6 +157,8 @@ pub struct Repl {
     /// Queries run on their own runtime: CPU-bound work there cannot starve the runtime that
     /// reads input and receives Ctrl-C.
     exec: Option<tokio::runtime::Runtime>,
+    /// NetworkSessions is the bundled sample lake.
+    on_sample: bool,
 }
 
 impl Drop for Repl {
@@ -186,6 +189,7 @@ impl Repl {
             interactive: false,
             words: Arc::default(),
             exec: Some(exec),
+            on_sample: false,
         };
         r.refresh_words();
         Ok(r)
@@ -252,6 +256,11 @@ impl Repl {
                 )
             })
             .unwrap_or_else(|| "not registered (give --data)".into());
+        let lake = if self.on_sample {
+            format!("{lake}, the bundled sample of synthetic sessions (give --data for yours)")
+        } else {
+            lake
+        };
         let domains = self
             .engine
             .domain_rows
@@ -436,11 +445,11 @@ impl Repl {
                 }
                 self.print(&s)?;
             }
-            "queries" => self.print(&crate::commands::list_queries(&self.library))?,
+            "queries" => self.print(&self.library.listing())?,
             "show" => match rest.as_slice() {
                 [q] => {
                     let q = self.library.get(q)?;
-                    self.print(&crate::commands::show_query(&q))?;
+                    self.print(&q.describe())?;
                 }
                 _ => return Err(bad("show NAME")),
             },
@@ -451,7 +460,7 @@ impl Repl {
                 let q = self.library.get(q)?;
                 let assignments = args
                     .iter()
-                    .map(|a| crate::params::split_assignment(a))
+                    .map(|a| crate::library::params::split_assignment(a))
                     .collect::<Result<Vec<_>>>()?;
                 let values = q.bind(&assignments)?;
                 let df = self.engine.plan_query(&q, values).await?;
@@ -586,7 +595,7 @@ impl Repl {
             }
             format!("{}\n", output::table_string(&schema, &shown)?).into_bytes()
         } else {
-            let (buf, _) = output::write_batches(
+            let (buf, _rows) = output::write_batches(
                 schema,
                 batches,
                 self.format,
@@ -652,12 +661,18 @@ pub fn history_path() -> PathBuf {
     home.join(".local/state/nethunt/history")
 }
 
-/// Run the REPL: interactive on a terminal, a script otherwise.
-pub async fn run(engine: Engine, library: Library, quiet: bool) -> Result<()> {
+/// Run the REPL: interactive on a terminal, a script otherwise. `on_sample`: NetworkSessions is
+/// the bundled sample lake, which the banner (or, for a script, a notice) says.
+pub async fn run(engine: Engine, library: Library, on_sample: bool, quiet: bool) -> Result<()> {
     let mut repl = Repl::new(engine, library, quiet)?;
+    repl.on_sample = on_sample;
     if std::io::stdin().is_terminal() {
         repl.interactive(&history_path()).await
     } else {
-        repl.script(std::io::stdin().lock()).await
+        repl.script(std::io::stdin().lock()).await?;
+        if on_sample && !quiet {
+            eprintln!("{}", crate::lake::sample::NOTICE);
+        }
+        Ok(())
     }
 }

@@ -1,23 +1,25 @@
-//! One thin function per subcommand over the engine, the library and the output module.
+//! One thin function per subcommand over the engine, the library, the reference tables and the
+//! output. Uses: `engine`, `cluster`, `library`, `reference`, `lake` (the sample), `import`,
+//! `generate`, `schema`, `error`.
 
 use std::io::Read;
+use std::path::Path;
 use std::time::Instant;
 
 use datafusion::prelude::DataFrame;
 
-use std::path::{Path, PathBuf};
-
-use crate::cli::{
-    BatchArgs, Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, HttpArgs, ReplArgs, RunArgs,
-    SqlArgs, TableArgs,
+use super::args::{
+    BatchArgs, Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, ImportCommand, ReplArgs,
+    RunArgs, SqlArgs, TableArgs,
 };
-use crate::config::{self, OutputConfig};
-use crate::engine::Engine;
+use super::config::{self, OutputConfig};
+use super::emit;
+use crate::engine::{Engine, EngineOptions, bind_window};
 use crate::error::{Error, Result};
-use crate::external::{self, ExternalTable, Limits};
-use crate::output;
-use crate::params;
-use crate::queries::{Library, Query};
+use crate::lake::sample;
+use crate::library::{Library, Query, params};
+use crate::reference::{self as external, ExternalTable, Limits};
+use crate::schema::{DOMAINS, SESSIONS};
 
 /// How the process should end when nothing failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,19 +57,27 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         }
         Command::Queries => {
             let lib = Library::load(cli.library.as_deref())?;
-            print!("{}", list_queries(&lib));
+            print!("{}", lib.listing());
             Ok(Outcome::Ok)
         }
         Command::Show { query } => {
             let lib = Library::load(cli.library.as_deref())?;
-            print!("{}", show_query(&lib.get(&query)?));
+            print!("{}", lib.get(&query)?.describe());
             Ok(Outcome::Ok)
         }
         Command::Generate(args) => generate(args, quiet),
         #[cfg(feature = "cluster")]
-        Command::Cluster(c) => crate::cluster::serve(c, quiet).await.map(|()| Outcome::Ok),
-        Command::Import(crate::cli::ImportCommand::Zeek(args)) => {
-            let done = crate::zeek::import(&args.logs, &args.out)?;
+        Command::Cluster(super::args::ClusterCommand::Scheduler(args)) => {
+            crate::cluster::scheduler(config::scheduler_options(&args)?, quiet).await?;
+            Ok(Outcome::Ok)
+        }
+        #[cfg(feature = "cluster")]
+        Command::Cluster(super::args::ClusterCommand::Executor(args)) => {
+            crate::cluster::executor(config::executor_options(&args)?, quiet).await?;
+            Ok(Outcome::Ok)
+        }
+        Command::Import(ImportCommand::Zeek(args)) => {
+            let done = crate::import::zeek::import(&args.logs, &args.out)?;
             if !quiet {
                 eprintln!(
                     "imported {} session{} ({} with a hostname) into {} file{} under {}",
@@ -86,7 +96,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
 
 /// Write a result as `out` says; the row count and time on stderr unless quiet, and with --stats
 /// what the scan read of the lake.
-async fn emit(
+async fn write_result(
     engine: &Engine,
     df: DataFrame,
     out: &OutputConfig,
@@ -99,12 +109,12 @@ async fn emit(
             .map_err(|e| Error::datafusion("--limit", e))?,
         None => df,
     };
-    let progress = crate::progress::wanted(quiet).then(|| output::Progress {
+    let progress = super::progress::wanted(quiet).then(|| emit::Progress {
         label: "scanning".to_string(),
         started,
     });
     let written = engine
-        .bounded(output::write(
+        .bounded(emit::write(
             df,
             out.format,
             out.path.as_deref(),
@@ -159,114 +169,85 @@ async fn run(
         quiet,
     )
     .await?;
+    let on_sample = sessions_source(&mut opts, cache)?;
     let engine = Engine::new(&opts).await?;
-    require_tables(&engine, &query)?;
+    engine.require_tables(&query)?;
     let df = engine.plan_query(&query, values).await?;
-    let rows = emit(&engine, df, &out, (quiet, stats), started).await?;
-    Ok(if out.fail_on_hit && rows > 0 {
+    let rows = write_result(&engine, df, &out, (quiet, stats), started).await?;
+    sample_notice(on_sample && query.text.contains(SESSIONS), quiet);
+    Ok(on_hits(out.fail_on_hit, rows > 0))
+}
+
+/// `NetworkSessions` for a run: `--data` as given, else the bundled sample lake (written to the
+/// cache on first use). Returns whether it is the sample.
+fn sessions_source(opts: &mut EngineOptions, cache: &Path) -> Result<bool> {
+    if opts.data.is_some() {
+        return Ok(false);
+    }
+    opts.data = Some(sample::materialize(cache)?.lake.display().to_string());
+    Ok(true)
+}
+
+/// Say that the sessions were the synthetic sample, once the run that read them has succeeded
+/// (so that nobody takes its hits for real ones).
+fn sample_notice(read_the_sample: bool, quiet: bool) {
+    if read_the_sample && !quiet {
+        eprintln!("{}", sample::NOTICE);
+    }
+}
+
+/// `top1m` for a run, into `opts.domains` (see [`external::resolve::domains`]).
+async fn top1m(
+    opts: &mut EngineOptions,
+    offline: bool,
+    declared: &ExternalTable,
+    cache: &Path,
+    needed: bool,
+    quiet: bool,
+) -> Result<()> {
+    let given = opts.domains.take();
+    let d = external::resolve::domains(given.as_deref(), offline, declared, cache, needed, quiet);
+    opts.domains = Some(d.await?);
+    Ok(())
+}
+
+/// Exit 1 for `--fail-on-hit` when the query found something.
+fn on_hits(fail_on_hit: bool, hits: bool) -> Outcome {
+    if fail_on_hit && hits {
         Outcome::Hits
     } else {
         Outcome::Ok
-    })
-}
-
-/// Bind a query's parameters, with `--from`/`--to` as the values of its `$start`/`$end` (when it
-/// declares them as timestamps and they are not given with -p), and a given `$start`/`$end`
-/// narrowing the lake's window in turn, so that either way whole partitions are skipped.
-pub fn bind_window(
-    query: &Query,
-    assignments: &[(String, String)],
-    window: &mut crate::tables::TimeWindow,
-) -> Result<Vec<(String, datafusion::common::ScalarValue)>> {
-    use datafusion::common::ScalarValue;
-    let declares = |n: &str| {
-        query
-            .meta
-            .params
-            .iter()
-            .any(|p| p.name == n && p.ty == params::ParamType::Timestamp)
-    };
-    let given = |n: &str| assignments.iter().any(|(k, _)| k == n);
-    let mut assignments = assignments.to_vec();
-    for (name, bound) in [("start", window.from), ("end", window.to)] {
-        if let Some(us) = bound
-            && declares(name)
-            && !given(name)
-        {
-            let text = chrono::DateTime::from_timestamp_micros(us)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-            assignments.push((name.to_string(), text));
-        }
     }
-    let values = query.bind(&assignments)?;
-    let instant = |n: &str| {
-        values.iter().find_map(|(k, v)| match v {
-            ScalarValue::TimestampMicrosecond(Some(us), _) if k == n && declares(n) => Some(*us),
-            _ => None,
-        })
-    };
-    if let Some(s) = instant("start") {
-        window.from = Some(window.from.map_or(s, |f| f.max(s)));
-    }
-    if let Some(e) = instant("end") {
-        // Just past $end: the query decides whether $end itself is in (< or <=).
-        let e = e.saturating_add(1);
-        window.to = Some(window.to.map_or(e, |t| t.min(e)));
-    }
-    Ok(values)
 }
 
 /// Resolve the reference tables `queries` need into `opts`: `top1m` (as the first query that
 /// declares it says, else Umbrella's list) and every other declared `[tables.NAME]`.
-pub async fn prepare_tables(
+async fn prepare_tables(
     queries: &[Query],
     args: &TableArgs,
-    opts: &mut crate::engine::EngineOptions,
+    opts: &mut EngineOptions,
     cache: &Path,
     quiet: bool,
 ) -> Result<()> {
     let declared = queries
         .iter()
         .flat_map(|q| q.meta.tables.iter())
-        .find(|t| t.name == crate::tables::DOMAINS)
+        .find(|t| t.name == DOMAINS)
         .cloned()
         .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
-    let needs_top1m = queries
-        .iter()
-        .any(|q| q.text.contains(crate::tables::DOMAINS));
-    opts.domains = resolve_domains(args, &declared, cache, needs_top1m, quiet).await?;
+    let needs_top1m = queries.iter().any(|q| q.text.contains(DOMAINS));
+    top1m(opts, args.offline, &declared, cache, needs_top1m, quiet).await?;
     for t in queries
         .iter()
         .flat_map(|q| q.meta.tables.iter())
-        .filter(|t| t.name != crate::tables::DOMAINS)
+        .filter(|t| t.name != DOMAINS)
     {
         if opts.tables.iter().any(|(n, _)| *n == t.name) {
             continue;
         }
-        let path = resolve_declared(t, cache, args.offline, quiet).await?;
+        let path = external::resolve::declared_table(t, cache, args.offline, quiet).await?;
         opts.tables
             .push((t.name.clone(), path.display().to_string()));
-    }
-    Ok(())
-}
-
-/// A clear error when a query needs a table that is not registered (e.g. no bundled sample).
-pub fn require_tables(engine: &Engine, query: &Query) -> Result<()> {
-    let text = &query.text;
-    if engine.lake.is_none() && text.contains("NetworkSessions") {
-        return Err(Error::Config(format!(
-            "query {} reads NetworkSessions: give --data PATH (the bundled sample lake {} is missing)",
-            query.meta.name,
-            crate::engine::bundled_lake().display()
-        )));
-    }
-    if engine.domain_rows.is_none() && text.contains("top1m") {
-        return Err(Error::Config(format!(
-            "query {} reads top1m: give --domains PATH (the bundled sample list {} is missing)",
-            query.meta.name,
-            crate::engine::bundled_domains().display()
-        )));
     }
     Ok(())
 }
@@ -298,8 +279,17 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Ou
         .map(|(n, v)| (n, params::infer_value(&v)))
         .collect();
     let declared = ExternalTable::top1m(external::UMBRELLA_URL);
-    let needs_top1m = text.contains(crate::tables::DOMAINS);
-    opts.domains = resolve_domains(&args.tables, &declared, cache, needs_top1m, quiet).await?;
+    let needed = text.contains(DOMAINS);
+    top1m(
+        &mut opts,
+        args.tables.offline,
+        &declared,
+        cache,
+        needed,
+        quiet,
+    )
+    .await?;
+    let on_sample = sessions_source(&mut opts, cache)?;
     let engine = Engine::new(&opts).await?;
     let frames = engine.plan_sql(&text, &params).await?;
     // Results of every statement that returns rows are printed; with --output only the last one
@@ -317,13 +307,10 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Ou
                 .map_err(|e| Error::datafusion("SQL", e))?;
             continue;
         }
-        rows = emit(&engine, df, &out, (quiet, stats), started).await?;
+        rows = write_result(&engine, df, &out, (quiet, stats), started).await?;
     }
-    Ok(if out.fail_on_hit && rows > 0 {
-        Outcome::Hits
-    } else {
-        Outcome::Ok
-    })
+    sample_notice(on_sample && text.contains(SESSIONS), quiet);
+    Ok(on_hits(out.fail_on_hit, rows > 0))
 }
 
 async fn batch(
@@ -365,16 +352,21 @@ async fn batch(
         bindings(q)?;
     }
     prepare_tables(&queries, &args.tables, &mut opts, cache, quiet).await?;
+    let on_sample = sessions_source(&mut opts, cache)?;
     let engine = Engine::new(&opts).await?;
-    let job = crate::batch::BatchJob {
+    let job = super::batch::BatchJob {
         queries,
         out: args.out.clone(),
         format: args.format.into(),
         resume: args.resume.clone(),
         quiet,
     };
-    let outcome = crate::batch::run(&engine, &job, window, &bindings).await?;
+    let outcome = super::batch::run(&engine, &job, window, &bindings).await?;
     println!("{}", outcome.location);
+    sample_notice(
+        on_sample && job.queries.iter().any(|q| q.text.contains(SESSIONS)),
+        quiet,
+    );
     let failed = outcome.failed();
     if !failed.is_empty() {
         return Err(Error::Config(format!(
@@ -393,14 +385,10 @@ async fn batch(
                 .collect::<Vec<_>>()
                 .join("; "),
             outcome.location,
-            crate::batch::MANIFEST
+            super::batch::MANIFEST
         )));
     }
-    Ok(if args.fail_on_hit && outcome.fired() {
-        Outcome::Hits
-    } else {
-        Outcome::Ok
-    })
+    Ok(on_hits(args.fail_on_hit, outcome.fired()))
 }
 
 async fn repl(
@@ -411,138 +399,24 @@ async fn repl(
 ) -> Result<Outcome> {
     let mut opts = config::engine_options(&args.tables)?;
     let declared = ExternalTable::top1m(external::UMBRELLA_URL);
-    opts.domains = resolve_domains(&args.tables, &declared, cache, false, quiet).await?;
+    top1m(
+        &mut opts,
+        args.tables.offline,
+        &declared,
+        cache,
+        false,
+        quiet,
+    )
+    .await?;
     let lib = Library::load(library)?;
+    let on_sample = sessions_source(&mut opts, cache)?;
     let engine = Engine::new(&opts).await?;
-    crate::repl::run(engine, lib, quiet).await?;
+    super::repl::run(engine, lib, on_sample, quiet).await?;
     Ok(Outcome::Ok)
 }
 
-fn http_options(h: &HttpArgs, quiet: bool) -> Result<external::HttpOptions> {
-    if !(h.timeout > 0.0 && h.timeout < 86_400.0) {
-        return Err(Error::Config(format!(
-            "--timeout {}: expected seconds between 0 and 86400",
-            h.timeout
-        )));
-    }
-    Ok(external::HttpOptions {
-        read_timeout: std::time::Duration::from_secs_f64(h.timeout),
-        connect_timeout: std::time::Duration::from_secs_f64(h.timeout.min(10.0)),
-        retries: h.retries,
-        progress: !quiet,
-        ..Default::default()
-    })
-}
-
-fn default_http(quiet: bool) -> external::HttpOptions {
-    external::HttpOptions {
-        progress: !quiet,
-        ..Default::default()
-    }
-}
-
-/// Where `top1m` comes from for a run: `--domains PATH` as given; `--domains URL` through the
-/// cache (fetched when missing or stale); otherwise the cached list when there is one (refreshed
-/// with a conditional GET once older than the declared refresh interval), else the bundled
-/// sample with a notice. `--offline` never touches the network and fails when a needed list is not
-/// cached. `None` means the bundled sample.
-async fn resolve_domains(
-    args: &TableArgs,
-    declared: &ExternalTable,
-    cache: &Path,
-    needed: bool,
-    quiet: bool,
-) -> Result<Option<String>> {
-    let name = crate::tables::DOMAINS;
-    match &args.domains {
-        Some(d) if external::is_remote(d) => {
-            let table = ExternalTable {
-                url: d.clone(),
-                ..declared.clone()
-            };
-            Ok(Some(
-                resolve_declared(&table, cache, args.offline, quiet)
-                    .await?
-                    .display()
-                    .to_string(),
-            ))
-        }
-        Some(d) => Ok(Some(d.clone())),
-        None => match external::cached(cache, name) {
-            Some((meta, file)) => {
-                let stale = declared
-                    .refresh
-                    .is_some_and(|r| external::age(&meta).is_none_or(|a| a > r));
-                if stale && !args.offline && external::is_remote(&meta.url) {
-                    let table = ExternalTable {
-                        url: meta.url.clone(),
-                        zip_pattern: meta.zip_pattern.clone(),
-                        ..declared.clone()
-                    };
-                    match external::fetch(&table, cache, &default_http(quiet), &Limits::default())
-                        .await
-                    {
-                        Ok((_, f, _)) => return Ok(Some(f.display().to_string())),
-                        Err(e) if !quiet => eprintln!(
-                            "nethunt: warning: using the cached {name} list: refresh failed: {e}"
-                        ),
-                        Err(_) => {}
-                    }
-                }
-                Ok(Some(file.display().to_string()))
-            }
-            None if needed && args.offline => Err(Error::Config(format!(
-                "--offline: no cached {name} list in {}; run `nethunt domains fetch` first or give --domains PATH",
-                cache.display()
-            ))),
-            None => {
-                if needed && !quiet {
-                    eprintln!(
-                        "nethunt: note: {name} is the bundled sample list; run `nethunt domains fetch` to cache the real top-1M list"
-                    );
-                }
-                Ok(None)
-            }
-        },
-    }
-}
-
-/// A declared external table: the cached copy when it is from the same source and fresh (any age
-/// with `--offline`), else fetched now.
-async fn resolve_declared(
-    table: &ExternalTable,
-    cache: &Path,
-    offline: bool,
-    quiet: bool,
-) -> Result<PathBuf> {
-    if let Some((meta, file)) = external::cached(cache, &table.name)
-        && meta.url == table.url
-    {
-        let fresh = table
-            .refresh
-            .is_none_or(|r| external::age(&meta).is_some_and(|a| a <= r));
-        if offline || fresh {
-            return Ok(file);
-        }
-    }
-    if offline {
-        return Err(Error::Fetch {
-            url: table.url.clone(),
-            msg: format!(
-                "--offline: table {} is not cached from this source in {}; run `nethunt domains fetch --url {}` first",
-                table.name,
-                cache.display(),
-                table.url
-            ),
-        });
-    }
-    let (_, file, _) =
-        external::fetch(table, cache, &default_http(quiet), &Limits::default()).await?;
-    Ok(file)
-}
-
 async fn domains_fetch(args: FetchArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
-    let http = http_options(&args.http, quiet)?;
+    let http = config::http_options(&args.http, quiet)?;
     let limits = Limits {
         max_download: args.http.max_bytes,
         ..Limits::default()
@@ -625,74 +499,9 @@ pub fn stats_line(elapsed: std::time::Duration) -> String {
     )
 }
 
-/// The `queries` listing.
-pub fn list_queries(lib: &Library) -> String {
-    let mut s = String::new();
-    for q in &lib.queries {
-        let m = &q.meta;
-        s.push_str(&format!("{}\n", m.name));
-        s.push_str(&format!(
-            "    {} [{}] severity {}\n",
-            m.title,
-            m.mitre.join(", "),
-            m.severity
-        ));
-        for p in &m.params {
-            s.push_str(&format!(
-                "    --param {}=<{}> (default {})\n",
-                p.name,
-                p.ty.name(),
-                p.default_text
-            ));
-        }
-    }
-    s
-}
-
-/// The `show` text.
-pub fn show_query(q: &Query) -> String {
-    let m = &q.meta;
-    let mut s = format!(
-        "name:        {}\nid:          {}\ntitle:       {}\ndescription: {}\nmitre:       {}\nseverity:    {}\n",
-        m.name,
-        m.id,
-        m.title,
-        m.description,
-        m.mitre.join(", "),
-        m.severity
-    );
-    if let Some(src) = &m.source {
-        s.push_str(&format!("source:      {src}\n"));
-    }
-    if let Some(r) = &m.reference {
-        s.push_str(&format!("reference:   {r}\n"));
-    }
-    s.push_str(&format!("file:        {}\n", q.origin.display()));
-    if m.params.is_empty() {
-        s.push_str("parameters:  none\n");
-    } else {
-        s.push_str("parameters:\n");
-        for p in &m.params {
-            s.push_str(&format!(
-                "  {} ({}) = {}{}\n",
-                p.name,
-                p.ty.name(),
-                p.default_text,
-                p.doc.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
-            ));
-        }
-    }
-    s.push('\n');
-    s.push_str(&q.text);
-    if !q.text.ends_with('\n') {
-        s.push('\n');
-    }
-    s
-}
-
 fn generate(args: GenerateArgs, quiet: bool) -> Result<Outcome> {
     let started = Instant::now();
-    let spec = crate::generate::Spec::from_args(&args)?;
+    let spec = config::generate_spec(&args)?;
     let summary = crate::generate::write_lake(&spec)?;
     if !quiet {
         eprintln!(

@@ -1,5 +1,6 @@
 //! A progress line on stderr for scans that take a while: label, files and bytes read so far,
 //! elapsed time. It appears only after [`delay`], only on a terminal, and never with `--quiet`.
+//! Uses: `lake` (scan figures).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::scan::{ScanMetrics, human_bytes};
+use crate::lake::scan::{ScanMetrics, human_bytes};
 
 /// How long a scan runs before its progress line is shown; `NETHUNT_PROGRESS_DELAY` (seconds)
 /// overrides it (the tests use 0).

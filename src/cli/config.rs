@@ -1,14 +1,21 @@
 //! Command-line arguments → validated settings. Everything a user can get wrong on the command
-//! line is caught here with a message naming the option.
+//! line is caught here with a message naming the option; what comes out are the library's own
+//! option structs. Uses: `engine`, `cluster`, `lake` (window, stores), `library` (value
+//! parsers), `reference`, `generate`, `output`, `schema`, `error`.
 
 use std::path::PathBuf;
 
-use crate::cli::{OutputArgs, TableArgs};
+#[cfg(feature = "cluster")]
+use super::args::{ExecutorArgs, SchedulerArgs};
+use super::args::{GenerateArgs, HttpArgs, OutputArgs, StoreArgs, TableArgs};
+use crate::cluster::ClusterTarget;
+#[cfg(feature = "cluster")]
+use crate::cluster::{ExecutorOptions, SchedulerOptions};
 use crate::engine::EngineOptions;
 use crate::error::{Error, Result};
+use crate::library::params;
 use crate::output::Format;
-use crate::params;
-use crate::tables::{DOMAINS, SESSIONS};
+use crate::schema::{DOMAINS, SESSIONS};
 
 /// Validated output settings.
 #[derive(Debug, Clone)]
@@ -21,7 +28,7 @@ pub struct OutputConfig {
 
 pub fn output_config(a: &OutputArgs) -> Result<OutputConfig> {
     let format = match (a.format, &a.output) {
-        (Some(f), _) => f,
+        (Some(f), _) => f.into(),
         (None, Some(p)) => Format::from_extension(p).unwrap_or(Format::Table),
         (None, None) => Format::Table,
     };
@@ -92,7 +99,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
             })
             .transpose()
     };
-    let window = crate::tables::TimeWindow {
+    let window = crate::lake::TimeWindow {
         from: bound("from", &a.from)?,
         to: bound("to", &a.to)?,
     };
@@ -108,8 +115,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
     let cluster = match a.cluster.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
-            crate::engine::ClusterTarget::parse(c)
-                .map_err(|e| Error::Config(format!("--cluster {c}: {e}")))?,
+            ClusterTarget::parse(c).map_err(|e| Error::Config(format!("--cluster {c}: {e}")))?,
         ),
     };
     if let Some(target) = &cluster
@@ -134,7 +140,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
         window,
         store,
         memory_limit,
-        mem_pool_type: a.mem_pool_type,
+        mem_pool_type: a.mem_pool_type.into(),
         batch_size: a.batch_size,
         data: a.data.clone().filter(|s| !s.is_empty()),
         domains: a.domains.clone().filter(|s| !s.is_empty()),
@@ -146,14 +152,14 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
 /// Executors of a cluster on other hosts cannot read this machine's files, and Ballista would not
 /// say so clearly (a path an executor lacks fails deep inside a task, or scans nothing): refuse
 /// every local source up front, naming the option.
-fn refuse_local_paths(a: &TableArgs, target: &crate::engine::ClusterTarget) -> Result<()> {
+fn refuse_local_paths(a: &TableArgs, target: &ClusterTarget) -> Result<()> {
     let refuse = |what: String| {
         Err(Error::Config(format!(
             "{what}: {}",
             target.cannot_read("an object-store URL (s3://bucket/prefix/)")
         )))
     };
-    let is_url = |p: &str| crate::store::is_url(p);
+    let is_url = |p: &str| crate::lake::store::is_url(p);
     match a.data.as_deref().filter(|d| !d.is_empty()) {
         Some(d) if !is_url(d) => return refuse(format!("--data {d}")),
         Some(_) => {}
@@ -171,7 +177,7 @@ fn refuse_local_paths(a: &TableArgs, target: &crate::engine::ClusterTarget) -> R
 }
 
 /// Object-store settings from their flags (shared by every command that reads or writes stores).
-pub fn store_options(s: &crate::cli::StoreArgs) -> Result<crate::store::StoreOptions> {
+pub fn store_options(s: &StoreArgs) -> Result<crate::lake::store::StoreOptions> {
     if !(s.timeout > 0.0 && s.timeout < 86_400.0) {
         return Err(Error::Config(format!(
             "--store-timeout {}: expected seconds between 0 and 86400",
@@ -185,7 +191,7 @@ pub fn store_options(s: &crate::cli::StoreArgs) -> Result<crate::store::StoreOpt
             "--endpoint {e}: expected an http:// or https:// URL"
         )));
     }
-    Ok(crate::store::StoreOptions {
+    Ok(crate::lake::store::StoreOptions {
         profile: s.profile.clone(),
         region: s.region.clone(),
         endpoint: s.endpoint.clone(),
@@ -210,4 +216,166 @@ pub fn assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
         out.push((n, v));
     }
     Ok(out)
+}
+
+/// Network settings for fetching reference data.
+pub fn http_options(h: &HttpArgs, quiet: bool) -> Result<crate::reference::HttpOptions> {
+    if !(h.timeout > 0.0 && h.timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--timeout {}: expected seconds between 0 and 86400",
+            h.timeout
+        )));
+    }
+    Ok(crate::reference::HttpOptions {
+        read_timeout: std::time::Duration::from_secs_f64(h.timeout),
+        connect_timeout: std::time::Duration::from_secs_f64(h.timeout.min(10.0)),
+        retries: h.retries,
+        progress: !quiet,
+        ..Default::default()
+    })
+}
+
+/// What `generate` writes.
+pub fn generate_spec(a: &GenerateArgs) -> Result<crate::generate::Spec> {
+    let start = chrono::NaiveDate::parse_from_str(&a.start, "%Y-%m-%d")
+        .map_err(|_| Error::Config(format!("--start {}: expected YYYY-MM-DD", a.start)))?;
+    if a.days == 0 || a.days > 3660 {
+        return Err(Error::Config(format!(
+            "--days {}: expected 1 to 3660",
+            a.days
+        )));
+    }
+    if a.rows == 0 {
+        return Err(Error::Config("--rows must be at least 1".into()));
+    }
+    if a.row_group_rows == 0 {
+        return Err(Error::Config("--row-group-rows must be at least 1".into()));
+    }
+    Ok(crate::generate::Spec {
+        rows: a.rows,
+        out: a.out.clone(),
+        days: a.days,
+        seed: a.seed,
+        start,
+        domains_out: a.domains_out.clone(),
+        row_group_rows: a.row_group_rows,
+    })
+}
+
+/// `HOST:PORT` into its parts, for the option `flag`.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+fn host_port(flag: &str, text: &str) -> Result<(String, u16)> {
+    let bad = |why: &str| Error::Config(format!("--{flag} {text}: {why}"));
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad("the host is missing"));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// `nethunt cluster scheduler`.
+#[cfg(feature = "cluster")]
+pub fn scheduler_options(a: &SchedulerArgs) -> Result<SchedulerOptions> {
+    let (host, port) = host_port("bind", &a.bind)?;
+    if a.executor_timeout == 0 {
+        return Err(Error::Config(
+            "--executor-timeout must be at least 1".into(),
+        ));
+    }
+    Ok(SchedulerOptions {
+        bind: a.bind.clone(),
+        host,
+        port,
+        external_host: a.external_host.clone(),
+        min_executors: a.min_executors,
+        executor_timeout: a.executor_timeout,
+        task_max_failures: a.task_max_failures,
+        with_functions: !a.without_nethunt_functions,
+        store: store_options(&a.store)?,
+    })
+}
+
+/// `nethunt cluster executor`.
+#[cfg(feature = "cluster")]
+pub fn executor_options(a: &ExecutorArgs) -> Result<ExecutorOptions> {
+    let (scheduler_host, scheduler_port) = host_port("scheduler", &a.scheduler)?;
+    let (bind_host, port) = host_port("bind", &a.bind)?;
+    let grpc_port = match a.grpc_port {
+        Some(p) => p,
+        None => port.checked_add(1).ok_or_else(|| {
+            Error::Config(format!(
+                "--bind {}: no port above it for gRPC; give --grpc-port",
+                a.bind
+            ))
+        })?,
+    };
+    if grpc_port == port {
+        return Err(Error::Config(format!(
+            "--grpc-port {grpc_port}: the same port as --bind"
+        )));
+    }
+    if a.slots == Some(0) {
+        return Err(Error::Config("--slots must be at least 1".into()));
+    }
+    if a.heartbeat == 0 {
+        return Err(Error::Config("--heartbeat must be at least 1".into()));
+    }
+    if !(a.connect_timeout >= 0.0 && a.connect_timeout < 86_400.0) {
+        return Err(Error::Config(format!(
+            "--connect-timeout {}: expected seconds between 0 and 86400",
+            a.connect_timeout
+        )));
+    }
+    let memory_limit = match &a.memory_limit {
+        None => None,
+        Some(m) => Some(
+            params::parse_size(m).map_err(|e| Error::Config(format!("--memory-limit {m}: {e}")))?
+                as u64,
+        ),
+    };
+    Ok(ExecutorOptions {
+        scheduler: a.scheduler.clone(),
+        scheduler_host,
+        scheduler_port,
+        bind_host,
+        port,
+        grpc_port,
+        external_host: a.external_host.clone(),
+        slots: a.slots,
+        work_dir: a.work_dir.clone(),
+        memory_limit,
+        heartbeat: a.heartbeat,
+        connect_timeout: std::time::Duration::from_secs_f64(a.connect_timeout),
+        with_functions: !a.without_nethunt_functions,
+        store: store_options(&a.store)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_ports() {
+        assert_eq!(
+            host_port("bind", "127.0.0.1:50050").unwrap(),
+            ("127.0.0.1".to_string(), 50050)
+        );
+        assert_eq!(
+            host_port("bind", "[::1]:7").unwrap(),
+            ("::1".to_string(), 7)
+        );
+        for bad in ["127.0.0.1", ":80", "h:0", "h:x", "h:70000"] {
+            let e = host_port("bind", bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--bind {bad}: ")), "{e}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Typed query parameters: declared in a query file's header, given on the command line as
 //! `--param name=value`, bound to DataFusion `$name` placeholders as values (never pasted as text).
+//! Also the other typed values of the command line: sizes, intervals, instants. Uses: `error`.
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -5,23 +5,27 @@
 //!
 //! The queries shipped in `queries/` are compiled into the binary; `--library DIR` adds files
 //! (a file with the same name replaces the built-in one), and `run` also takes a path to a file.
+//! Uses: `reference` (declared tables), `error`.
+
+pub mod params;
 
 use std::path::{Path, PathBuf};
 
 use datafusion::common::ScalarValue;
 
 use crate::error::{Error, Result};
-use crate::params::{self, ParamType};
+use crate::reference::{ColType, Column, ExternalTable, SourceFormat};
+use params::ParamType;
 
 /// The queries in the repository's `queries/` folder, compiled in.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
         "non_standard_ports",
-        include_str!("../queries/non_standard_ports.sql"),
+        include_str!("../../queries/non_standard_ports.sql"),
     ),
     (
         "uncommon_domains",
-        include_str!("../queries/uncommon_domains.sql"),
+        include_str!("../../queries/uncommon_domains.sql"),
     ),
 ];
 
@@ -47,15 +51,39 @@ pub struct QueryMeta {
     pub reference: Option<String>,
     pub params: Vec<ParamSpec>,
     /// External tables the query reads (`[tables.NAME]`, like KQL externaldata).
-    pub tables: Vec<crate::external::ExternalTable>,
+    pub tables: Vec<ExternalTable>,
     /// DataFusion settings applied to this query only (`[settings]`), e.g. Parquet filter
     /// push-down where it pays.
     pub settings: Vec<(String, String)>,
 }
 
+/// The language a query is written in. The engine plans each through its own front-end; the
+/// header, parameters, settings and window work the same for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Sql,
+}
+
+impl Language {
+    /// The language of a query file, by its extension.
+    pub fn of_file(path: &Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "sql" => Some(Language::Sql),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Sql => "sql",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Query {
     pub meta: QueryMeta,
+    pub language: Language,
     /// The whole file text (header included: it is SQL comments).
     pub text: String,
     /// Where it came from: `builtin:NAME` or a file path.
@@ -242,7 +270,7 @@ impl Query {
                             format!("table '{tname}': name must be an identifier"),
                         ));
                     }
-                    let t = crate::external::ExternalTable::from_toml(tname, spec)
+                    let t = declared_table(tname, spec)
                         .map_err(|m| err(None, format!("table '{tname}': {m}")))?;
                     tables_out.push(t);
                 }
@@ -314,9 +342,51 @@ impl Query {
                 tables: tables_out,
                 settings,
             },
+            language: Language::of_file(origin).unwrap_or(Language::Sql),
             text: text.to_string(),
             origin: origin.to_path_buf(),
         })
+    }
+
+    /// The `show` text: metadata, parameters with defaults, and the query itself.
+    pub fn describe(&self) -> String {
+        let m = &self.meta;
+        let mut s = format!(
+            "name:        {}\nid:          {}\ntitle:       {}\ndescription: {}\nmitre:       {}\nseverity:    {}\n",
+            m.name,
+            m.id,
+            m.title,
+            m.description,
+            m.mitre.join(", "),
+            m.severity
+        );
+        if let Some(src) = &m.source {
+            s.push_str(&format!("source:      {src}\n"));
+        }
+        if let Some(r) = &m.reference {
+            s.push_str(&format!("reference:   {r}\n"));
+        }
+        s.push_str(&format!("file:        {}\n", self.origin.display()));
+        if m.params.is_empty() {
+            s.push_str("parameters:  none\n");
+        } else {
+            s.push_str("parameters:\n");
+            for p in &m.params {
+                s.push_str(&format!(
+                    "  {} ({}) = {}{}\n",
+                    p.name,
+                    p.ty.name(),
+                    p.default_text,
+                    p.doc.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+                ));
+            }
+        }
+        s.push('\n');
+        s.push_str(&self.text);
+        if !self.text.ends_with('\n') {
+            s.push('\n');
+        }
+        s
     }
 
     /// Parameter values: the declared defaults, overridden by `NAME=VALUE` assignments. Unknown
@@ -353,6 +423,63 @@ impl Query {
         }
         Ok(values)
     }
+}
+
+/// A `[tables.NAME]` header table: the source of a table the query reads, like KQL
+/// `externaldata`.
+fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTable, String> {
+    let s = |k: &str| t.get(k).and_then(|v| v.as_str());
+    for k in t.keys() {
+        if !["url", "format", "zip_pattern", "columns", "refresh"].contains(&k.as_str()) {
+            return Err(format!(
+                "unknown key '{k}' (use url, format, zip_pattern, columns, refresh)"
+            ));
+        }
+    }
+    let url = s("url").ok_or("missing 'url'")?.to_string();
+    let format = match s("format").unwrap_or("csv") {
+        "csv" => SourceFormat::Csv,
+        "parquet" => SourceFormat::Parquet,
+        other => return Err(format!("format '{other}' is not csv or parquet")),
+    };
+    let columns = t
+        .get("columns")
+        .and_then(|v| v.as_array())
+        .ok_or("missing 'columns' (an array of \"Name:type\")")?
+        .iter()
+        .map(|c| {
+            let text = c
+                .as_str()
+                .ok_or_else(|| format!("column {c} is not a string"))?;
+            let (n, ty) = text
+                .split_once(':')
+                .ok_or_else(|| format!("column '{text}' is not Name:type"))?;
+            let ty = ColType::parse(ty).ok_or_else(|| {
+                format!("column '{text}': type is not int, long, real, string or bool")
+            })?;
+            Ok(Column {
+                name: n.trim().to_string(),
+                ty,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    if columns.is_empty() {
+        return Err("'columns' is empty".into());
+    }
+    let refresh = match s("refresh") {
+        None => None,
+        Some(r) => Some(std::time::Duration::from_nanos(
+            params::parse_interval(r)? as u64
+        )),
+    };
+    Ok(ExternalTable {
+        name: name.to_string(),
+        url,
+        format,
+        zip_pattern: s("zip_pattern").unwrap_or("*.csv").to_string(),
+        columns,
+        refresh,
+    })
 }
 
 fn is_mitre_id(s: &str) -> bool {
@@ -393,7 +520,7 @@ impl Library {
             })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .filter(|p| Language::of_file(p).is_some())
                 .collect();
             files.sort();
             for f in files {
@@ -404,6 +531,30 @@ impl Library {
         }
         queries.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
         Ok(Library { queries })
+    }
+
+    /// The `queries` listing: name, title, MITRE, severity, parameters.
+    pub fn listing(&self) -> String {
+        let mut s = String::new();
+        for q in &self.queries {
+            let m = &q.meta;
+            s.push_str(&format!("{}\n", m.name));
+            s.push_str(&format!(
+                "    {} [{}] severity {}\n",
+                m.title,
+                m.mitre.join(", "),
+                m.severity
+            ));
+            for p in &m.params {
+                s.push_str(&format!(
+                    "    --param {}=<{}> (default {})\n",
+                    p.name,
+                    p.ty.name(),
+                    p.default_text
+                ));
+            }
+        }
+        s
     }
 
     /// Read one query file from disk.
@@ -421,7 +572,9 @@ impl Library {
 
     /// A query by name, or by path when the argument names a `.sql` file.
     pub fn get(&self, name_or_path: &str) -> Result<Query> {
-        if name_or_path.ends_with(".sql") || name_or_path.contains(std::path::MAIN_SEPARATOR) {
+        if Language::of_file(Path::new(name_or_path)).is_some()
+            || name_or_path.contains(std::path::MAIN_SEPARATOR)
+        {
             return Self::read_file(Path::new(name_or_path));
         }
         self.queries
@@ -487,6 +640,17 @@ mod tests {
         assert!(e.contains("parameter 'n'"), "{e}");
     }
 
+    #[test]
+    fn header_tables() {
+        let t: toml::Table = "url = \"http://x/y.zip\"\ncolumns = [\"Position:int\", \"Domain:string\"]\nrefresh = \"1d\"".parse().unwrap();
+        let e = declared_table("top1m", &t).unwrap();
+        assert_eq!(e.columns, ExternalTable::top1m("u").columns);
+        assert_eq!(e.refresh, Some(std::time::Duration::from_secs(86_400)));
+        let t: toml::Table = "url = \"u\"\ncolumns = [\"Position:integer\"]"
+            .parse()
+            .unwrap();
+        assert!(declared_table("t", &t).unwrap_err().contains("type"));
+    }
     #[test]
     fn builtins_parse() {
         let lib = Library::load(None).unwrap();

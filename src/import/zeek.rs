@@ -10,6 +10,7 @@
 //! (Outbound/Inbound/Local/External); `duration` → `NetworkDuration` in milliseconds.
 //!
 //! Input is streamed: memory holds the hostname maps and one batch per day being written.
+//! Uses: `output` (atomic Parquet files), `schema`, `error`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -19,39 +20,33 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
+use crate::output::ParquetFile;
 
 /// Rows buffered per day before they are written as a batch.
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// Columns Zeek adds to the generator's ASIM columns.
-const ZEEK_COLUMNS: [&str; 5] = [
+/// ASIM columns Zeek fills beyond the ones every nethunt lake has.
+const ZEEK_ASIM_COLUMNS: [&str; 4] = [
     "EventResultDetails",
     "NetworkProtocolVersion",
     "NetworkApplicationProtocol",
     "EventOriginalUid",
-    "ZeekConnState",
 ];
 
 /// The lake schema `import zeek` writes: the same ASIM columns as `nethunt generate` (so the two
-/// mix in one lake), then Zeek's own.
+/// mix in one lake), then the other ASIM columns Zeek fills, then Zeek's raw connection state.
 pub fn schema() -> SchemaRef {
-    let mut fields: Vec<Field> = crate::generate::schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.extend(
-        ZEEK_COLUMNS
+    crate::schema::written_sessions(
+        ZEEK_ASIM_COLUMNS
             .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, true)),
-    );
-    Arc::new(Schema::new(fields))
+            .map(|n| crate::schema::field(n, true))
+            .chain([Field::new("ZeekConnState", DataType::Utf8, true)]),
+    )
 }
 
 /// `conn_state` → `EventResult`.
@@ -382,7 +377,8 @@ pub fn to_batch(rows: &[Session]) -> RecordBatch {
     for r in rows {
         time.append_value(r.ts);
     }
-    // In the order of `schema()`: the generator's columns, then ZEEK_COLUMNS.
+    // In the order of `schema()`: the generator's columns, then ZEEK_ASIM_COLUMNS, then
+    // ZeekConnState.
     let cols: Vec<ArrayRef> = vec![
         Arc::new(time.finish()),
         Arc::new(arrow::array::Int32Array::from(vec![1; n])),
@@ -422,9 +418,7 @@ pub struct Imported {
 
 /// One day's output file, written to a temporary name and renamed when complete.
 struct DayFile {
-    writer: ArrowWriter<std::fs::File>,
-    tmp: tempfile::TempPath,
-    path: PathBuf,
+    file: ParquetFile,
     buffer: Vec<Session>,
 }
 
@@ -493,9 +487,7 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
         d.buffer.sort_by_key(|s| s.ts);
         let b = to_batch(&d.buffer);
         d.buffer.clear();
-        d.writer
-            .write(&b)
-            .map_err(|e| out_err(&d.path, e.to_string()))
+        d.file.write(&b).map_err(|e| out_err(d.file.path(), e))
     };
     for p in conns {
         for_each_record(p, |_, r| {
@@ -510,21 +502,13 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
             if !days.contains_key(&date) {
                 let dir = out.join(format!("date={date}"));
                 std::fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e.to_string()))?;
-                let (file, tmp) = tempfile::Builder::new()
-                    .prefix(".nethunt-")
-                    .suffix(".partial")
-                    .tempfile_in(&dir)
-                    .map_err(|e| out_err(&dir, e.to_string()))?
-                    .into_parts();
                 let path = dir.join(format!("zeek-{stamp}.parquet"));
-                let writer = ArrowWriter::try_new(file, schema(), Some(props.clone()))
-                    .map_err(|e| out_err(&path, e.to_string()))?;
+                let file = ParquetFile::create(&path, schema(), props.clone())
+                    .map_err(|e| out_err(&path, e))?;
                 days.insert(
                     date.clone(),
                     DayFile {
-                        writer,
-                        tmp,
-                        path,
+                        file,
                         buffer: Vec::new(),
                     },
                 );
@@ -544,18 +528,13 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
     let mut finished = Vec::new();
     for (_, mut d) in days {
         flush(&mut d)?;
-        let file = d
-            .writer
-            .into_inner()
-            .map_err(|e| out_err(&d.path, e.to_string()))?;
-        file.sync_all()
-            .map_err(|e| out_err(&d.path, e.to_string()))?;
-        finished.push((d.tmp, d.path));
+        let path = d.file.path().to_path_buf();
+        finished.push(d.file.finish().map_err(|e| out_err(&path, e))?);
     }
-    for (tmp, path) in finished {
-        tmp.persist(&path)
-            .map_err(|e| out_err(&path, e.to_string()))?;
-        done.files.push(path);
+    for file in finished {
+        let path = file.path().to_path_buf();
+        done.files
+            .push(file.commit().map_err(|e| out_err(&path, e))?);
     }
     Ok(done)
 }

@@ -5,6 +5,7 @@
 //! (one PUT, or a multipart upload completed only at the end) or, for a local folder, written to a
 //! staging file and renamed. The manifest is replaced the same way after every query, so a run that
 //! dies keeps what it finished, and `--resume` picks up from there.
+//! Uses: `engine`, `library`, `lake` (object stores, the window), `output`, `error`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,10 +18,11 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::emit;
 use crate::engine::Engine;
 use crate::error::{Error, Result, redact};
-use crate::output::{self, Format};
-use crate::queries::Query;
+use crate::library::Query;
+use crate::output::Format;
 
 pub const MANIFEST: &str = "manifest.json";
 
@@ -121,7 +123,7 @@ impl Folder {
             msg: m,
         };
         let trimmed = location.trim_end_matches('/');
-        if !crate::store::is_url(location) {
+        if !crate::lake::store::is_url(location) {
             std::fs::create_dir_all(trimmed)
                 .map_err(|e| fail(format!("cannot create the folder: {e}")))?;
         }
@@ -154,7 +156,7 @@ impl Folder {
     fn fail(&self, name: &str, msg: String) -> Error {
         Error::Output {
             path: format!("{}/{name}", self.shown).into(),
-            msg: redact(&crate::store::explain(&msg)),
+            msg: redact(&crate::error::explain(&msg)),
         }
     }
 
@@ -226,7 +228,7 @@ fn run_name() -> String {
 pub async fn run(
     engine: &Engine,
     job: &BatchJob,
-    window: crate::tables::TimeWindow,
+    window: crate::lake::TimeWindow,
     bindings: &Bindings<'_>,
 ) -> Result<BatchOutcome> {
     let base = Folder::open(engine, &job.out)?;
@@ -354,30 +356,25 @@ async fn run_one(
         row_groups_scanned: None,
         error: None,
     };
-    let result: Result<output::Written> = async {
+    let result: Result<emit::Written> = async {
         let values = bindings(q)?;
         rec.parameters = values
             .iter()
-            .map(|(k, v)| (k.clone(), crate::params::display_value(v)))
+            .map(|(k, v)| (k.clone(), crate::library::params::display_value(v)))
             .collect();
-        crate::commands::require_tables(engine, q)?;
+        engine.require_tables(q)?;
         let df = engine.plan_query(q, values).await?;
         let tmp = tempfile::tempdir().map_err(|e| Error::Output {
             path: std::env::temp_dir(),
             msg: format!("cannot create a temporary folder: {e}"),
         })?;
         let local = tmp.path().join(&name);
-        let progress = crate::progress::wanted(job.quiet).then(|| output::Progress {
+        let progress = super::progress::wanted(job.quiet).then(|| emit::Progress {
             label: label.to_string(),
             started: batch_started,
         });
         let written = engine
-            .bounded(output::write(
-                df,
-                job.format,
-                Some(&local),
-                progress.as_ref(),
-            ))
+            .bounded(emit::write(df, job.format, Some(&local), progress.as_ref()))
             .await?;
         folder.upload(&name, &local).await?;
         Ok(written)

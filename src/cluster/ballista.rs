@@ -9,6 +9,7 @@
 //! Object stores: the scheduler lists files and the executors read them, each through nethunt's
 //! own store registry, built from the process's own `--endpoint`/`--profile`/... flags and
 //! environment. Credentials never travel with a query.
+//! Uses: `lake` (the store registry), `error`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,10 +28,9 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
-use crate::cli::{ClusterCommand, ExecutorArgs, SchedulerArgs};
-use crate::engine::ClusterTarget;
+use super::{ClusterTarget, ExecutorOptions, SchedulerOptions};
 use crate::error::{Error, Result};
-use crate::store::StoreRegistry;
+use crate::lake::store::StoreRegistry;
 
 /// How long the client waits for a scheduler's TCP port before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,15 +92,6 @@ async fn probe(host: &str, port: u16) -> std::result::Result<(), String> {
     ))
 }
 
-/// `nethunt cluster ...`: runs until the process is stopped.
-pub async fn serve(command: ClusterCommand, quiet: bool) -> Result<()> {
-    init_logging();
-    match command {
-        ClusterCommand::Scheduler(args) => scheduler(args, quiet).await,
-        ClusterCommand::Executor(args) => executor(args, quiet).await,
-    }
-}
-
 /// Ballista reports through the `log` crate: warnings and errors on stderr, more with RUST_LOG.
 fn init_logging() {
     let env = env_logger::Env::default().default_filter_or("warn");
@@ -121,34 +112,11 @@ fn runtime(
     rt.build_arc()
 }
 
-/// `HOST:PORT` into its parts, for the option `flag`.
-fn host_port(flag: &str, text: &str) -> Result<(String, u16)> {
-    let bad = |why: &str| Error::Config(format!("--{flag} {text}: {why}"));
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| bad("expected HOST:PORT"))?;
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(bad("the host is missing"));
-    }
-    Ok((host.to_string(), port))
-}
-
-async fn scheduler(args: SchedulerArgs, quiet: bool) -> Result<()> {
-    let (host, port) = host_port("bind", &args.bind)?;
-    if args.executor_timeout == 0 {
-        return Err(Error::Config(
-            "--executor-timeout must be at least 1".into(),
-        ));
-    }
-    let store = Arc::new(StoreRegistry::new(crate::config::store_options(
-        &args.store,
-    )?));
+/// `nethunt cluster scheduler`: runs until the process is stopped.
+pub async fn scheduler(args: SchedulerOptions, quiet: bool) -> Result<()> {
+    init_logging();
+    let (host, port) = (args.host.clone(), args.port);
+    let store = Arc::new(StoreRegistry::new(args.store.clone()));
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| Error::Cluster {
@@ -161,7 +129,7 @@ async fn scheduler(args: SchedulerArgs, quiet: bool) -> Result<()> {
     })?;
 
     // Planning sessions: Ballista's defaults, nethunt's object stores and functions.
-    let with_functions = !args.without_nethunt_functions;
+    let with_functions = args.with_functions;
     let session_builder = Arc::new(move |config: SessionConfig| {
         let base = default_session_builder(config)?;
         let mut state = SessionStateBuilder::new_from_existing(base)
@@ -211,42 +179,11 @@ async fn scheduler(args: SchedulerArgs, quiet: bool) -> Result<()> {
         .map_err(ballista_err)
 }
 
-async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
-    let (scheduler_host, scheduler_port) = host_port("scheduler", &args.scheduler)?;
-    let (bind_host, port) = host_port("bind", &args.bind)?;
-    let grpc_port = match args.grpc_port {
-        Some(p) => p,
-        None => port.checked_add(1).ok_or_else(|| {
-            Error::Config(format!(
-                "--bind {}: no port above it for gRPC; give --grpc-port",
-                args.bind
-            ))
-        })?,
-    };
-    if grpc_port == port {
-        return Err(Error::Config(format!(
-            "--grpc-port {grpc_port}: the same port as --bind"
-        )));
-    }
-    if args.slots == Some(0) {
-        return Err(Error::Config("--slots must be at least 1".into()));
-    }
-    if args.heartbeat == 0 {
-        return Err(Error::Config("--heartbeat must be at least 1".into()));
-    }
-    if !(args.connect_timeout >= 0.0 && args.connect_timeout < 86_400.0) {
-        return Err(Error::Config(format!(
-            "--connect-timeout {}: expected seconds between 0 and 86400",
-            args.connect_timeout
-        )));
-    }
-    let memory = match &args.memory_limit {
-        None => None,
-        Some(m) => Some(
-            crate::params::parse_size(m)
-                .map_err(|e| Error::Config(format!("--memory-limit {m}: {e}")))? as u64,
-        ),
-    };
+/// `nethunt cluster executor`: runs until the process is stopped.
+pub async fn executor(args: ExecutorOptions, quiet: bool) -> Result<()> {
+    init_logging();
+    let (bind_host, port, grpc_port) = (args.bind_host.clone(), args.port, args.grpc_port);
+    let (scheduler_host, scheduler_port) = (args.scheduler_host.clone(), args.scheduler_port);
     // Both ports must be free: Ballista would fail later and less clearly.
     for p in [port, grpc_port] {
         std::net::TcpListener::bind((bind_host.as_str(), p)).map_err(|e| Error::Cluster {
@@ -258,7 +195,7 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
     let (work_dir, _keep) = match &args.work_dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| Error::Io {
-                path: d.clone(),
+                path: d.to_path_buf(),
                 source: e,
             })?;
             (d.display().to_string(), None)
@@ -275,13 +212,11 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
     let mut functions = BallistaFunctionRegistry::default();
     for f in nethunt_udfs::all_udfs()
         .into_iter()
-        .filter(|_| !args.without_nethunt_functions)
+        .filter(|_| args.with_functions)
     {
         functions.scalar_functions.insert(f.name().to_string(), f);
     }
-    let store = Arc::new(StoreRegistry::new(crate::config::store_options(
-        &args.store,
-    )?));
+    let store = Arc::new(StoreRegistry::new(args.store.clone()));
     let temp = work_dir.clone();
     let producer: RuntimeProducer = Arc::new(move |_: &SessionConfig| runtime(&store, Some(&temp)));
     let config = ExecutorProcessConfig {
@@ -295,7 +230,7 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
         scheduler_connect_timeout_seconds: 0,
         vcores: args.slots.unwrap_or(0),
         work_dir: Some(work_dir.clone()),
-        memory_pool_size: memory,
+        memory_pool_size: args.memory_limit,
         executor_heartbeat_interval_seconds: args.heartbeat,
         print_thread_info: false,
         override_function_registry: Some(Arc::new(functions)),
@@ -305,7 +240,7 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
     wait_for(
         &config.scheduler_host,
         config.scheduler_port,
-        Duration::from_secs_f64(args.connect_timeout),
+        args.connect_timeout,
     )
     .await
     .map_err(|msg| Error::Cluster {
@@ -328,25 +263,4 @@ async fn executor(args: ExecutorArgs, quiet: bool) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(" "),
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_ports() {
-        assert_eq!(
-            host_port("bind", "127.0.0.1:50050").unwrap(),
-            ("127.0.0.1".to_string(), 50050)
-        );
-        assert_eq!(
-            host_port("bind", "[::1]:7").unwrap(),
-            ("::1".to_string(), 7)
-        );
-        for bad in ["127.0.0.1", ":80", "h:0", "h:x", "h:70000"] {
-            let e = host_port("bind", bad).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("--bind {bad}: ")), "{e}");
-        }
-    }
 }

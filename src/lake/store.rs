@@ -4,6 +4,7 @@
 //!
 //! Secrets (keys, tokens) never reach output: every one nethunt is given or finds is recorded with
 //! [`crate::error::add_secret`], and every error line is redacted before it is printed.
+//! Uses: `error`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -321,60 +322,6 @@ pub fn build_store(
     Ok(store)
 }
 
-/// A short, actionable version of an object-store error message: the S3 error code in words, or
-/// "cannot reach" with the endpoint for transport failures; other messages pass through.
-pub fn explain(text: &str) -> String {
-    let between = |a: &str, b: &str| {
-        let i = text.find(a)? + a.len();
-        let j = text[i..].find(b)? + i;
-        Some(text[i..j].to_string())
-    };
-    let endpoint = text
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .and_then(|u| Url::parse(u).ok())
-        .map(|u| {
-            format!(
-                "{}://{}",
-                u.scheme(),
-                &u[url::Position::BeforeHost..url::Position::AfterPort]
-            )
-        });
-    let retries = between("after ", " retries")
-        .map(|n| format!(", after {n} retries"))
-        .unwrap_or_default();
-    if let Some(code) = between("<Code>", "</Code>") {
-        let what = match code.as_str() {
-            "SignatureDoesNotMatch"
-            | "InvalidAccessKeyId"
-            | "AccessDenied"
-            | "InvalidToken"
-            | "ExpiredToken"
-            | "AuthorizationHeaderMalformed"
-            | "NotSignedUp" => {
-                "access denied: check the credentials (--profile, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) and the region"
-            }
-            "NoSuchBucket" => "the bucket does not exist",
-            "NoSuchKey" => "no such object",
-            _ => "the object store refused the request",
-        };
-        return format!("{what} ({code})");
-    }
-    if text.contains("error sending request") || text.contains("Connection refused") {
-        return format!(
-            "cannot reach the object store{} (connection failed{retries})",
-            endpoint.map(|e| format!(" at {e}")).unwrap_or_default()
-        );
-    }
-    if text.contains("403 Forbidden") {
-        return "access denied (403): check the credentials".into();
-    }
-    if text.contains("404 Not Found") {
-        return "not found (404)".into();
-    }
-    text.to_string()
-}
-
 /// DataFusion's registry plus lazy construction: the first URL of a bucket builds its store.
 #[derive(Debug)]
 pub struct StoreRegistry {
@@ -447,18 +394,6 @@ mod tests {
         assert!(!is_url("data/lake"));
         assert!(!is_url("/abs/path"));
         assert!(!is_url("://x"));
-    }
-
-    #[test]
-    fn explained() {
-        let t = "Generic S3 error: Error performing list request: Error performing GET http://127.0.0.1:9123/bkt?list-type=2 in 2ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code></Error>";
-        assert!(explain(t).starts_with("access denied"), "{}", explain(t));
-        let t = "Error performing GET http://127.0.0.1:9124/bkt?list-type=2 in 484ms, after 3 retries, max_retries: 3, retry_timeout: 30s - HTTP error: error sending request";
-        assert_eq!(
-            explain(t),
-            "cannot reach the object store at http://127.0.0.1:9124 (connection failed, after 3 retries)"
-        );
-        assert_eq!(explain("plain"), "plain");
     }
 
     #[test]

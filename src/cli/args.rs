@@ -1,4 +1,6 @@
 //! Command-line syntax (clap derive). No logic beyond parsing: `config` validates, `commands` acts.
+//! The only module that knows clap; library code takes the validated structs `config` makes.
+//! Uses: `engine` (the memory-pool kind), `output` (formats), `reference` (the default list URL).
 
 use std::path::PathBuf;
 
@@ -183,7 +185,7 @@ pub enum DomainsCommand {
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// http(s) URL or local path of the list (zip of CSVs, CSV or Parquet)
-    #[arg(long, default_value = crate::external::UMBRELLA_URL)]
+    #[arg(long, default_value = crate::reference::UMBRELLA_URL)]
     pub url: String,
 
     /// Which zip entries to read (glob on the entry name)
@@ -236,8 +238,8 @@ pub struct TableArgs {
     /// How --memory-limit is shared (as datafusion-cli's option): greedy = first come, first
     /// served, best when spilling operators run one after another, as in the built-in queries;
     /// fair = every spilling operator gets an equal share, for queries where several spill at once
-    #[arg(long, value_enum, default_value_t = MemPoolType::Greedy, value_name = "TYPE")]
-    pub mem_pool_type: MemPoolType,
+    #[arg(long, value_enum, default_value_t = MemPool::Greedy, value_name = "TYPE")]
+    pub mem_pool_type: MemPool,
 
     /// Rows per batch inside the engine [default: 8192]
     #[arg(long, value_name = "ROWS")]
@@ -247,7 +249,7 @@ pub struct TableArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); whole date=/hour= folders and Parquet row groups outside the window are skipped; also binds a query's $start
+    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); the scan skips whole date=/hour= folders and Parquet row groups outside the window; also binds a query's $start
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
 
@@ -328,7 +330,7 @@ pub struct StoreArgs {
 pub struct OutputArgs {
     /// Output format [default: from the --output extension, else table]
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
 
     /// Write results to FILE (atomically: a temporary file renamed when complete)
     #[arg(long, short, value_name = "FILE")]
@@ -406,6 +408,51 @@ pub struct BatchArgs {
     pub tables: TableArgs,
 }
 
+/// `--mem-pool-type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MemPool {
+    #[default]
+    Greedy,
+    Fair,
+}
+
+impl From<MemPool> for MemPoolType {
+    fn from(p: MemPool) -> MemPoolType {
+        match p {
+            MemPool::Greedy => MemPoolType::Greedy,
+            MemPool::Fair => MemPoolType::Fair,
+        }
+    }
+}
+
+/// `--format` of `run` and `sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// aligned text table (NULL shown as NULL)
+    Table,
+    /// comma-separated values with a header row
+    Csv,
+    /// one JSON array of objects
+    Json,
+    /// one JSON object per line
+    Ndjson,
+    /// Apache Parquet (zstd); needs --output
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
+}
+
+/// `--format` of `batch` (no table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BatchFormat {
     Parquet,

@@ -1,0 +1,304 @@
+//! The lake: `NetworkSessions` over Parquet files, folders, globs and object-store URLs, with
+//! every footer read first and schema checks that name the file and the column; `--from/--to`
+//! windows; object stores; scan figures; the bundled sample; and `--table` sources.
+//! Uses: `schema`, `error`.
+
+pub mod listing;
+pub mod sample;
+pub mod scan;
+pub mod store;
+pub mod window;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::error::{Error, Result};
+use crate::schema::{self, SESSIONS};
+use listing::{expand_glob, location_of, partition_keys, read_footer};
+pub use window::TimeWindow;
+
+/// One Parquet file of the lake with the schema its footer declares.
+#[derive(Debug, Clone)]
+pub struct LakeFile {
+    /// Where the file is, as the user would write it (`/abs/path`, `s3://bucket/key`).
+    pub location: String,
+    /// The object-store path (what DataFusion's per-file metrics name the file by).
+    pub object_path: String,
+    pub size: u64,
+    pub row_groups: usize,
+    /// Hive partition values from the folder names, in folder order.
+    pub partitions: Vec<(String, String)>,
+    pub schema: SchemaRef,
+}
+
+/// What `register_sessions` found: files, their schemas, hive partition columns.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub source: String,
+    pub files: Vec<LakeFile>,
+    pub partition_cols: Vec<String>,
+}
+
+impl Lake {
+    /// Check that every file has each required column with a type of the right family. Partition
+    /// columns are always present. The first problem is returned, naming the file and the column.
+    pub fn check_columns(&self, required: &[String]) -> Result<()> {
+        for col in required {
+            if self.partition_cols.contains(col) {
+                continue;
+            }
+            for f in &self.files {
+                match f.schema.field_with_name(col) {
+                    Ok(field) => {
+                        if let Some(fam) = schema::family(col)
+                            && !fam.accepts(field.data_type())
+                        {
+                            return Err(Error::table(
+                                SESSIONS,
+                                &f.location,
+                                format!(
+                                    "column {col} has type {}, expected {}",
+                                    field.data_type(),
+                                    fam.describe()
+                                ),
+                            ));
+                        }
+                    }
+                    Err(_) => {
+                        let hint = f
+                            .schema
+                            .fields()
+                            .iter()
+                            .find(|x| x.name().eq_ignore_ascii_case(col))
+                            .map(|x| format!(" (found '{}': names are case-sensitive)", x.name()))
+                            .unwrap_or_default();
+                        return Err(Error::table(
+                            SESSIONS,
+                            &f.location,
+                            format!("column {col} is missing{hint}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
+/// `date=2024-07-30/` become columns), or a glob (`lake/*/*.parquet`, `lake/**/*.parquet`; a
+/// glob lists files, so it brings no partition columns). Every footer is read first: a file that is
+/// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
+pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lake> {
+    let fail = |msg: String| Error::table(SESSIONS, source, msg);
+    let remote = store::is_url(source);
+    let is_glob = source.contains(['*', '?']);
+    if !remote && !is_glob && !Path::new(source).exists() {
+        return Err(fail("no such file or directory".into()));
+    }
+    // A remote prefix without a trailing slash is a folder unless it names a .parquet object.
+    let folder_url;
+    let source_url = if remote
+        && !is_glob
+        && !source.ends_with('/')
+        && !source.to_ascii_lowercase().ends_with(".parquet")
+    {
+        folder_url = format!("{source}/");
+        folder_url.as_str()
+    } else {
+        source
+    };
+    let urls: Vec<ListingTableUrl> = if is_glob {
+        expand_glob(ctx, source).await?
+    } else {
+        vec![ListingTableUrl::parse(source_url).map_err(|e| fail(crate::error::one_line(&e)))?]
+    };
+    let url = urls[0].clone();
+    let store = ctx
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let state = ctx.state();
+    let is_dir = !is_glob && url.is_collection();
+    let ext = if is_dir { ".parquet" } else { "" };
+    let mut metas: Vec<object_store::ObjectMeta> = Vec::new();
+    for u in &urls {
+        let found: Vec<object_store::ObjectMeta> = u
+            .list_all_files(&state, store.as_ref(), ext)
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?
+            .try_collect()
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?;
+        metas.extend(found);
+    }
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    if metas.is_empty() {
+        return Err(fail(if is_dir {
+            "no .parquet files found".into()
+        } else {
+            "no such file".into()
+        }));
+    }
+
+    let root = url.prefix().as_ref().to_string();
+    let mut files = Vec::with_capacity(metas.len());
+    let mut partition_cols: Option<Vec<String>> = None;
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    // Footers are read 16 at a time: on an object store each is a round trip.
+    let footers: Vec<_> = futures::stream::iter(metas.iter().cloned())
+        .map(|m| read_footer(store.clone(), cache.clone(), m))
+        .buffered(16)
+        .collect()
+        .await;
+    for (meta, footer) in metas.iter().zip(footers) {
+        let location = location_of(&url, &meta.location);
+        let (schema, row_groups) = footer.map_err(|m| Error::table(SESSIONS, &location, m))?;
+        let partitions = if is_dir {
+            partition_keys(&root, meta.location.as_ref())
+        } else {
+            vec![]
+        };
+        let keys: Vec<String> = partitions.iter().map(|(k, _)| k.clone()).collect();
+        match &partition_cols {
+            None => partition_cols = Some(keys),
+            Some(p) if *p != keys => {
+                return Err(Error::table(
+                    SESSIONS,
+                    &location,
+                    format!(
+                        "hive partition folders [{}] differ from the lake's first file [{}]",
+                        keys.join("/"),
+                        p.join("/")
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        files.push(LakeFile {
+            location,
+            object_path: meta.location.as_ref().to_string(),
+            size: meta.size,
+            row_groups,
+            partitions,
+            schema,
+        });
+    }
+    let partition_cols = partition_cols.unwrap_or_default();
+
+    // Table schema: the union of the files' columns, first-seen type, strings as Utf8View (what
+    // DataFusion reads Parquet strings as by default).
+    let mut fields: Vec<Field> = Vec::new();
+    for f in &files {
+        for field in f.schema.fields() {
+            if partition_cols.contains(field.name()) {
+                return Err(Error::table(
+                    SESSIONS,
+                    &f.location,
+                    format!(
+                        "column {} is also a hive partition folder name",
+                        field.name()
+                    ),
+                ));
+            }
+            if !fields.iter().any(|x| x.name() == field.name()) {
+                let dt = match field.data_type() {
+                    DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                    DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                    other => other.clone(),
+                };
+                fields.push(Field::new(field.name(), dt, true));
+            }
+        }
+    }
+    let file_schema = Arc::new(Schema::new(fields));
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(ext)
+        .with_table_partition_cols(
+            partition_cols
+                .iter()
+                .map(|c| (c.clone(), DataType::Utf8))
+                .collect(),
+        );
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    let table = ListingTable::try_new(config).map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(TableReference::bare(SESSIONS), Arc::new(table))
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(Lake {
+        source: source.to_string(),
+        files,
+        partition_cols,
+    })
+}
+
+/// Every column name a plan refers to (in any node or subquery). Checked against the lake before
+/// optimisation, so a mistyped column is reported as such rather than as a failed coercion.
+pub fn referenced_columns(plan: &LogicalPlan) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        let _ = node.apply_expressions(|e| {
+            for c in e.column_refs() {
+                if !cols.contains(&c.name) {
+                    cols.push(c.name.clone());
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        Ok(TreeNodeRecursion::Continue)
+    });
+    cols
+}
+
+/// `path` read as Parquet; a failure is "not a readable Parquet `what` (the cause)".
+pub async fn read_parquet(
+    ctx: &SessionContext,
+    path: &str,
+    what: &str,
+) -> std::result::Result<datafusion::prelude::DataFrame, String> {
+    ctx.read_parquet(path, ParquetReadOptions::default())
+        .await
+        .map_err(|e| {
+            format!(
+                "not a readable Parquet {what} ({})",
+                crate::error::one_line(&e)
+            )
+        })
+}
+
+/// Register an extra table `name` from a CSV file (with a header row) or Parquet file/folder/glob.
+pub async fn register_extra(ctx: &SessionContext, name: &str, path: &str) -> Result<()> {
+    let fail = |m: String| Error::table(name, path, m);
+    if !store::is_url(path) && !path.contains(['*', '?', '[']) && !Path::new(path).exists() {
+        return Err(fail("no such file or directory".into()));
+    }
+    let lower = path.to_ascii_lowercase();
+    let provider: Arc<dyn TableProvider> = if lower.ends_with(".csv") {
+        let df = ctx
+            .read_csv(path, CsvReadOptions::new().has_header(true))
+            .await
+            .map_err(|e| fail(crate::error::one_line(&e)))?;
+        df.into_view()
+    } else {
+        read_parquet(ctx, path, "source")
+            .await
+            .map_err(fail)?
+            .into_view()
+    };
+    ctx.register_table(TableReference::bare(name), provider)
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! External reference tables, KQL `externaldata` done properly: download over HTTP(S) (or read a
+//! local file), select zip entries, parse CSV against declared columns, and keep the result as
+//! Parquet in a user cache, so queries run offline.
+//!
+//! Cache layout: `<root>/tables/<name>/meta.json` plus the Parquet file that meta.json names.
+//! A refresh writes a new Parquet file under a fresh name, then replaces meta.json (the commit
+//! point, an atomic rename), then removes the old file. Any failure before that rename leaves the
+//! previous cache untouched and usable.
+//!
+//! Zip entry names are only matched against the pattern, never used as paths (no zip-slip).
+//! Uses: `lake` (store URLs, zip-entry globs), `output` (atomic files), `schema`, `error`.
+
+pub mod decode;
+pub mod domains;
+pub mod http;
+pub mod resolve;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::output::{AtomicFile, zstd_properties};
+pub use decode::Limits;
+use decode::decode;
+pub use http::HttpOptions;
+use http::{Body, download};
+
+/// The seed query's list: Cisco Umbrella's top 1M, a zip holding one headerless `rank,domain` CSV.
+pub const UMBRELLA_URL: &str = "http://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Long,
+    Real,
+    String,
+    Bool,
+}
+
+impl ColType {
+    /// `int`, `long`, `real`/`double`, `string`, `bool`/`boolean`, as in KQL `externaldata`.
+    pub fn parse(s: &str) -> Option<ColType> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "int" => ColType::Int,
+            "long" => ColType::Long,
+            "real" | "double" => ColType::Real,
+            "string" => ColType::String,
+            "bool" | "boolean" => ColType::Bool,
+            _ => return None,
+        })
+    }
+    fn data_type(self) -> DataType {
+        match self {
+            ColType::Int => DataType::Int32,
+            ColType::Long => DataType::Int64,
+            ColType::Real => DataType::Float64,
+            ColType::String => DataType::Utf8,
+            ColType::Bool => DataType::Boolean,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Csv,
+    Parquet,
+}
+
+/// A table a query declares in its header (`[tables.NAME]`), like KQL `externaldata`.
+#[derive(Debug, Clone)]
+pub struct ExternalTable {
+    pub name: String,
+    pub url: String,
+    pub format: SourceFormat,
+    pub zip_pattern: String,
+    pub columns: Vec<Column>,
+    /// How old a cached copy may be before `run` checks the source again (conditional GET).
+    pub refresh: Option<Duration>,
+}
+
+impl ExternalTable {
+    /// `top1m(Position:int, Domain:string)` from Umbrella, as the seed declares it.
+    pub fn top1m(url: &str) -> ExternalTable {
+        ExternalTable {
+            name: crate::schema::DOMAINS.to_string(),
+            url: url.to_string(),
+            format: SourceFormat::Csv,
+            zip_pattern: "*.csv".to_string(),
+            columns: vec![
+                Column {
+                    name: "Position".into(),
+                    ty: ColType::Int,
+                },
+                Column {
+                    name: "Domain".into(),
+                    ty: ColType::String,
+                },
+            ],
+            refresh: Some(Duration::from_secs(86_400)),
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.ty.data_type(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// What is recorded beside a cached table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub table: String,
+    pub url: String,
+    pub zip_pattern: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// When the data was last downloaded (RFC 3339, UTC).
+    pub fetched_at: String,
+    /// When the source was last checked (a 304 updates this only).
+    pub checked_at: String,
+    pub rows: usize,
+    pub download_bytes: u64,
+    /// The Parquet file, relative to the table's cache folder.
+    pub file: String,
+}
+
+/// `--cache-dir`, else `$NETHUNT_CACHE_DIR` (via clap), else `$XDG_CACHE_HOME/nethunt`, else
+/// `~/.cache/nethunt`.
+pub fn cache_root(dir: Option<&Path>) -> PathBuf {
+    if let Some(d) = dir {
+        return d.to_path_buf();
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("nethunt");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("nethunt")
+}
+
+fn table_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("tables").join(name)
+}
+
+/// The cached copy of `name`: its metadata and the Parquet file, if both are there.
+pub fn cached(root: &Path, name: &str) -> Option<(Meta, PathBuf)> {
+    let dir = table_dir(root, name);
+    let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
+    let meta: Meta = serde_json::from_str(&text).ok()?;
+    let file = dir.join(&meta.file);
+    file.is_file().then_some((meta, file))
+}
+
+/// Every cached table.
+pub fn status(root: &Path) -> Vec<(Meta, PathBuf)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root.join("tables")) {
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for n in names {
+            if let Some(c) = cached(root, &n) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Age of a cached copy, from its `checked_at`.
+pub fn age(meta: &Meta) -> Option<Duration> {
+    let t = chrono::DateTime::parse_from_rfc3339(&meta.checked_at).ok()?;
+    (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .to_std()
+        .ok()
+}
+
+/// An http(s) URL (fetched over the network), as opposed to a local path.
+pub fn is_remote(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// The result of one fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Downloaded,
+    NotModified,
+}
+
+/// Fetch `table` into the cache (conditional GET when the cache holds the same URL) and return
+/// the cached copy. Nothing in the cache changes unless the new copy is complete and valid.
+pub async fn fetch(
+    table: &ExternalTable,
+    root: &Path,
+    http: &HttpOptions,
+    limits: &Limits,
+) -> Result<(Meta, PathBuf, Outcome)> {
+    let url = &table.url;
+    let fail = |msg: String| Error::Fetch {
+        url: url.clone(),
+        msg,
+    };
+    let dir = table_dir(root, &table.name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| fail(format!("cache folder {}: {e}", dir.display())))?;
+    let prev = cached(root, &table.name)
+        .filter(|(m, _)| &m.url == url && m.zip_pattern == table.zip_pattern);
+
+    let body = if is_remote(url) {
+        download(url, prev.as_ref().map(|(m, _)| m), limits, http).await?
+    } else {
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+        if meta.len() > limits.max_download {
+            return Err(fail(format!(
+                "the file is {} bytes, over the {} byte limit",
+                meta.len(),
+                limits.max_download
+            )));
+        }
+        Body::Bytes {
+            data: std::fs::read(path).map_err(|e| fail(e.to_string()))?,
+            etag: None,
+            last_modified: None,
+        }
+    };
+    match body {
+        Body::NotModified => {
+            let (mut meta, file) =
+                prev.expect("conditional requests are only sent with a cached copy");
+            meta.checked_at = now_rfc3339();
+            let text = serde_json::to_vec_pretty(&meta).expect("serialisable");
+            AtomicFile::write(&dir.join("meta.json"), &text)
+                .map_err(|e| fail(format!("cache: {e}")))?;
+            Ok((meta, file, Outcome::NotModified))
+        }
+        Body::Bytes {
+            data,
+            etag,
+            last_modified,
+        } => {
+            let download_bytes = data.len() as u64;
+            let batch = decode(data, table, limits).map_err(fail)?;
+            let now = now_rfc3339();
+            let file = format!(
+                "data-{}.parquet",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S%.9f")
+            );
+            crate::output::ParquetFile::write_all(
+                &dir.join(&file),
+                batch.schema(),
+                zstd_properties(),
+                std::slice::from_ref(&batch),
+            )
+            .map_err(|e| fail(format!("cache: {e}")))?;
+            let meta = Meta {
+                table: table.name.clone(),
+                url: url.clone(),
+                zip_pattern: table.zip_pattern.clone(),
+                etag,
+                last_modified,
+                fetched_at: now.clone(),
+                checked_at: now,
+                rows: batch.num_rows(),
+                download_bytes,
+                file: file.clone(),
+            };
+            let text = serde_json::to_vec_pretty(&meta).expect("serialisable");
+            if let Err(e) = AtomicFile::write(&dir.join("meta.json"), &text) {
+                let _ = std::fs::remove_file(dir.join(&file));
+                return Err(fail(format!("cache: {e}")));
+            }
+            // The new copy is committed; older data files are garbage now.
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    if n.starts_with("data-") && n != file {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+            Ok((meta, dir.join(file), Outcome::Downloaded))
+        }
+    }
+}
