@@ -11,7 +11,7 @@
 -- # KQL: externaldata (Position:int, Domain:string) [@"...top-1m.csv.zip"] with (format="csv", zipPattern="*.csv")
 -- # Fetched and cached by `nethunt domains fetch`; --domains PATH|URL overrides it.
 -- [tables.top1m]
--- url = "http://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip"
+-- url = "https://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip"
 -- format = "csv"
 -- zip_pattern = "*.csv"
 -- columns = ["Position:int", "Domain:string"]

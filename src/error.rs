@@ -212,8 +212,9 @@ pub fn add_secret(secret: &str) {
     }
 }
 
-/// `text` with every recorded secret replaced by `***`. Every error line goes through this before
-/// it is printed.
+/// `text` with every recorded secret replaced by `***`, and the query string of every URL in it
+/// too (presigned S3 URLs and Azure SAS tokens carry their signatures there). Every error line,
+/// and every source shown in a listing or a manifest, goes through this before it is printed.
 pub fn redact(text: &str) -> String {
     let s = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = text.to_string();
@@ -222,6 +223,32 @@ pub fn redact(text: &str) -> String {
             out = out.replace(secret.as_str(), "***");
         }
     }
+    hide_url_queries(&out)
+}
+
+/// Every `scheme://...?query` in `text` as `scheme://...?***` (the fragment goes too). A URL
+/// ends at whitespace, a quote or a closing bracket; punctuation at its end (`:` before an
+/// error's message, say) stays.
+fn hide_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "\"'`<>)]}".contains(c))
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches([':', ',', ';', '.']);
+        match url.find(['?', '#']) {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?***");
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[url.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -251,6 +278,22 @@ mod tests {
             "cannot reach the object store at http://127.0.0.1:9124 (connection failed, after 3 retries)"
         );
         assert_eq!(explain("plain"), "plain");
+    }
+
+    #[test]
+    fn url_queries_are_hidden() {
+        let presigned = "table NetworkSessions: https://b.s3.amazonaws.com/x.parquet?X-Amz-Signature=abc123&X-Amz-Credential=AKIA: HTTP 403";
+        assert_eq!(
+            redact(presigned),
+            "table NetworkSessions: https://b.s3.amazonaws.com/x.parquet?***: HTTP 403"
+        );
+        let sas = "az://c/p/?sv=2022&sig=SIGSIG (\"https://a.blob.core.windows.net/c?sig=X\") done";
+        assert_eq!(
+            redact(sas),
+            "az://c/p/?*** (\"https://a.blob.core.windows.net/c?***\") done"
+        );
+        assert_eq!(redact("no url? here"), "no url? here");
+        assert_eq!(redact("s3://b/k#frag"), "s3://b/k?***");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -88,16 +89,19 @@ pub async fn write_batches<W: Write + Send>(
             .into_iter()
             .map(Ok::<_, datafusion::error::DataFusionError>),
     );
-    write_stream(schema, stream, format, w, what).await
+    write_stream(schema, stream, format, w, what, None).await
 }
 
-/// Write a stream of batches in `format` into `w`; returns `w` and the number of rows.
+/// Write a stream of batches in `format` into `w`; returns `w` and the number of rows. When
+/// `closed` is set (the reader of stdout went away), the stream is read on only until it has
+/// shown a row, so that the count says whether there were hits.
 pub async fn write_stream<W: Write + Send>(
     schema: SchemaRef,
     mut stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
     format: Format,
     w: W,
     what: &Path,
+    closed: Option<&AtomicBool>,
 ) -> Result<(W, usize)> {
     let fail = |m: String| Error::Output {
         path: what.to_path_buf(),
@@ -106,9 +110,13 @@ pub async fn write_stream<W: Write + Send>(
     let mut rows = 0usize;
     macro_rules! next_batch {
         () => {
-            match stream.next().await {
-                None => None,
-                Some(b) => Some(b.map_err(|e| Error::datafusion("running the query", e))?),
+            if rows > 0 && closed.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                None
+            } else {
+                match stream.next().await {
+                    None => None,
+                    Some(b) => Some(b.map_err(|e| Error::datafusion("running the query", e))?),
+                }
             }
         };
     }
@@ -179,25 +187,76 @@ pub async fn write_stream<W: Write + Send>(
     Ok((w, rows))
 }
 
-/// The stream written to stdout. A reader that goes away (`| head`) ends the writing quietly.
+/// Rows written to stdout: how many, and whether the reader took them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Every row when `complete`; else the rows up to the first one that met the closed pipe
+    /// (at least one when the result had any).
+    pub rows: usize,
+    /// False when the reader closed stdout before the end (`| head`).
+    pub complete: bool,
+}
+
+/// Stdout that takes a closed pipe (`| head`) as the end of the reader's interest, not as an
+/// error: what is written after it is dropped, and `closed` says so.
+struct PipeOut<'a> {
+    inner: BufWriter<std::io::Stdout>,
+    closed: &'a AtomicBool,
+}
+
+impl Write for PipeOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The stream written to stdout. A reader that goes away (`| head`) ends the writing quietly,
+/// but only once a row has been seen, so that `--fail-on-hit` still tells whether there were
+/// hits.
 pub async fn to_stdout(
     schema: SchemaRef,
     stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
     format: Format,
-) -> Result<usize> {
+) -> Result<Sent> {
     if format == Format::Parquet {
         return Err(Error::Config("--format parquet needs --output FILE".into()));
     }
     let shown = PathBuf::from("<stdout>");
-    let w = BufWriter::new(std::io::stdout());
-    match write_stream(schema, stream, format, w, &shown).await {
-        Ok((mut w, rows)) => {
-            flush_stdout(&mut w)?;
-            Ok(rows)
-        }
-        Err(Error::Output { msg, .. }) if msg.contains("Broken pipe") => Ok(0),
-        Err(e) => Err(e),
-    }
+    let closed = AtomicBool::new(false);
+    let w = PipeOut {
+        inner: BufWriter::new(std::io::stdout()),
+        closed: &closed,
+    };
+    let (mut w, rows) = write_stream(schema, stream, format, w, &shown, Some(&closed)).await?;
+    w.flush().map_err(|e| Error::Output {
+        path: shown,
+        msg: e.to_string(),
+    })?;
+    Ok(Sent {
+        rows,
+        complete: !closed.load(Ordering::Relaxed),
+    })
 }
 
 /// The stream written to the file `path`, atomically: nothing appears at `path` unless the whole
@@ -213,16 +272,150 @@ pub async fn to_file(
         msg: m,
     };
     let mut file = AtomicFile::create(path).map_err(fail)?;
-    let (w, rows) = write_stream(schema, stream, format, BufWriter::new(file.file()), path).await?;
+    // The panic hook's test: a debug build panics here, with a partial file open, when asked.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("NETHUNT_DEBUG_PANIC").is_some() {
+        panic!("NETHUNT_DEBUG_PANIC is set");
+    }
+    let w = BufWriter::new(file.file());
+    let (w, rows) = write_stream(schema, stream, format, w, path, None).await?;
     w.into_inner().map_err(|e| fail(e.to_string()))?;
     file.commit().map_err(fail)?;
     Ok(rows)
 }
 
+// ------------------------------------------------------------------------------------------------
+// What is being written, for an interrupt or a panic to remove
+
+/// Temporary files and folders being written, and folders made for output that are still
+/// empty: what [`remove_pending`] takes away when the process is interrupted or panics (no
+/// destructor runs then).
+static PENDING: std::sync::Mutex<Vec<(PathBuf, Pending)>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    File,
+    Folder,
+    /// A folder made for output: removed only when nothing has been put in it.
+    MadeFolder,
+}
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Pending)>> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn track(path: &Path, kind: Pending) {
+    pending().push((path.to_path_buf(), kind));
+}
+
+fn untrack(path: &Path) {
+    pending().retain(|(p, _)| p != path);
+}
+
+/// Remove every temporary file and folder still being written, then the output folders made
+/// for them that are left empty. For an interrupt or a panic, when no destructor will run.
+pub fn remove_pending() {
+    let mut list = std::mem::take(&mut *pending());
+    // Files and temporary folders first, then the folders made for them, deepest first.
+    list.sort_by_key(|(p, k)| {
+        (
+            *k == Pending::MadeFolder,
+            std::cmp::Reverse(p.components().count()),
+        )
+    });
+    for (path, kind) in list {
+        let _ = match kind {
+            Pending::File => std::fs::remove_file(&path),
+            Pending::Folder => std::fs::remove_dir_all(&path),
+            Pending::MadeFolder => std::fs::remove_dir(&path),
+        };
+    }
+}
+
+/// `create_dir_all(dir)`, remembering each folder it makes so that an interrupted run removes
+/// them again while they are empty. [`MadeFolders::keep`] forgets them once the output is in.
+pub fn make_folders(dir: &Path) -> std::io::Result<MadeFolders> {
+    let mut missing = Vec::new();
+    let mut d = Some(dir);
+    while let Some(p) = d.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        missing.push(p.to_path_buf());
+        d = p.parent();
+    }
+    for p in missing.iter().rev() {
+        track(p, Pending::MadeFolder);
+    }
+    let made = MadeFolders(missing);
+    std::fs::create_dir_all(dir)?;
+    Ok(made)
+}
+
+/// Folders [`make_folders`] made.
+#[derive(Debug, Default)]
+pub struct MadeFolders(Vec<PathBuf>);
+
+impl MadeFolders {
+    /// The output is complete: an interrupt from now on leaves the folders.
+    pub fn keep(self) {}
+}
+
+impl Drop for MadeFolders {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            untrack(p);
+        }
+    }
+}
+
+/// A temporary folder (`tempfile::TempDir`) that an interrupt or a panic removes too.
+#[derive(Debug)]
+pub struct TempFolder {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl TempFolder {
+    /// A new folder named `prefix*` in `parent`, or in the system's temporary folder.
+    pub fn new(prefix: &str, parent: Option<&Path>) -> std::io::Result<TempFolder> {
+        let mut b = tempfile::Builder::new();
+        b.prefix(prefix);
+        let dir = match parent {
+            Some(p) => b.tempdir_in(p)?,
+            None => b.tempdir()?,
+        };
+        let path = dir.path().to_path_buf();
+        track(&path, Pending::Folder);
+        Ok(TempFolder {
+            dir: Some(dir),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keep the folder (renamed, or meant to stay): nothing removes it any more.
+    pub fn keep(mut self) -> PathBuf {
+        if let Some(d) = self.dir.take() {
+            let _ = d.keep();
+        }
+        self.path.clone()
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        // The TempDir, if still here, removes the folder as it drops.
+        untrack(&self.path);
+    }
+}
+
 /// A file written under a temporary name in its destination folder and renamed over the
-/// destination by [`AtomicFile::commit`]. Dropped uncommitted, it is deleted.
+/// destination by [`AtomicFile::commit`]. Dropped uncommitted, it is deleted; an interrupt or a
+/// panic deletes it too ([`remove_pending`]).
 pub struct AtomicFile {
-    tmp: tempfile::NamedTempFile,
+    tmp: Option<tempfile::NamedTempFile>,
+    tmp_path: PathBuf,
     path: PathBuf,
 }
 
@@ -241,15 +434,22 @@ impl AtomicFile {
             .suffix(".partial")
             .tempfile_in(&dir)
             .map_err(|e| format!("cannot create a temporary file: {e}"))?;
+        let tmp_path = tmp.path().to_path_buf();
+        track(&tmp_path, Pending::File);
         Ok(AtomicFile {
-            tmp,
+            tmp: Some(tmp),
+            tmp_path,
             path: path.to_path_buf(),
         })
     }
 
+    fn tmp(&mut self) -> &mut tempfile::NamedTempFile {
+        self.tmp.as_mut().expect("present until commit")
+    }
+
     /// The open temporary file.
     pub fn file(&mut self) -> &mut std::fs::File {
-        self.tmp.as_file_mut()
+        self.tmp().as_file_mut()
     }
 
     /// Where the file goes.
@@ -257,13 +457,16 @@ impl AtomicFile {
         &self.path
     }
 
+    fn sync(&mut self) -> std::result::Result<(), String> {
+        self.tmp().as_file().sync_all().map_err(|e| e.to_string())
+    }
+
     /// Flush to disk and rename over the destination.
-    pub fn commit(self) -> std::result::Result<PathBuf, String> {
-        self.tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-        self.tmp
-            .persist(&self.path)
-            .map_err(|e| e.error.to_string())?;
-        Ok(self.path)
+    pub fn commit(mut self) -> std::result::Result<PathBuf, String> {
+        self.sync()?;
+        let tmp = self.tmp.take().expect("present until commit");
+        tmp.persist(&self.path).map_err(|e| e.error.to_string())?;
+        Ok(self.path.clone())
     }
 
     /// Write `bytes` to `path` atomically.
@@ -271,6 +474,13 @@ impl AtomicFile {
         let mut f = AtomicFile::create(path)?;
         f.file().write_all(bytes).map_err(|e| e.to_string())?;
         f.commit()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // The NamedTempFile, if still here, deletes the file as it drops.
+        untrack(&self.tmp_path);
     }
 }
 
@@ -307,12 +517,9 @@ impl ParquetFile {
     /// [`commit`]: AtomicFile::commit
     pub fn finish(self) -> std::result::Result<AtomicFile, String> {
         self.writer.close().map_err(|e| e.to_string())?;
-        self.file
-            .tmp
-            .as_file()
-            .sync_all()
-            .map_err(|e| e.to_string())?;
-        Ok(self.file)
+        let mut file = self.file;
+        file.sync()?;
+        Ok(file)
     }
 
     /// `batches` as the Parquet file `path`, in one go.
@@ -327,17 +534,6 @@ impl ParquetFile {
             f.write(b)?;
         }
         f.finish()?.commit()
-    }
-}
-
-fn flush_stdout(w: &mut impl Write) -> Result<()> {
-    match w.flush() {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::Output {
-            path: PathBuf::from("<stdout>"),
-            msg: e.to_string(),
-        }),
     }
 }
 

@@ -206,6 +206,45 @@ pub fn written_sessions(extra: impl IntoIterator<Item = Field>) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The type a table reads a column as when one file stores it as `t`: strings of every encoding
+/// (Utf8, LargeUtf8, dictionary) as Utf8View and binaries as BinaryView, as DataFusion reads
+/// Parquet strings; other types as they are.
+pub fn read_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8View,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => DataType::BinaryView,
+        DataType::Dictionary(_, v) => read_type(v),
+        other => other.clone(),
+    }
+}
+
+/// The type that holds the values of both `a` and `b` (read types), within one family:
+/// integers of different widths as Int64 (UInt64 when both are unsigned), integers and floats
+/// as Float64, timestamps of different units or zones as microseconds in UTC. `None` when the
+/// two are of different families (a string and an integer).
+pub fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
+    if a == b {
+        return Some(a.clone());
+    }
+    let unsigned = |t: &DataType| t.is_unsigned_integer();
+    Some(match (a, b) {
+        (a, b) if a.is_integer() && b.is_integer() => {
+            if unsigned(a) && unsigned(b) {
+                DataType::UInt64
+            } else {
+                DataType::Int64
+            }
+        }
+        (a, b) if a.is_numeric() && b.is_numeric() && !a.is_decimal() && !b.is_decimal() => {
+            DataType::Float64
+        }
+        (DataType::Timestamp(_, _), DataType::Timestamp(_, _)) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        _ => return None,
+    })
+}
+
 /// `top1m(Position INT, Domain STRING)`.
 pub fn domains() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -243,5 +282,26 @@ mod tests {
         assert!(!s.field_with_name("TimeGenerated").unwrap().is_nullable());
         assert_eq!(family("SrcGeoLatitude"), Some(Family::Float));
         assert_eq!(family("ZeekConnState"), None);
+    }
+
+    #[test]
+    fn widening_stays_in_the_family() {
+        use DataType::*;
+        let dict = Dictionary(Box::new(Int32), Box::new(Utf8));
+        assert_eq!(read_type(&dict), Utf8View);
+        assert_eq!(read_type(&LargeUtf8), Utf8View);
+        assert_eq!(widen(&Int32, &Int64), Some(Int64));
+        assert_eq!(widen(&Int8, &UInt32), Some(Int64));
+        assert_eq!(widen(&UInt16, &UInt32), Some(UInt64));
+        assert_eq!(widen(&Int32, &Float32), Some(Float64));
+        assert_eq!(
+            widen(
+                &Timestamp(TimeUnit::Nanosecond, None),
+                &Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            ),
+            Some(Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
+        );
+        assert_eq!(widen(&Utf8View, &Int64), None);
+        assert_eq!(widen(&Boolean, &Int32), None);
     }
 }

@@ -192,6 +192,11 @@ pub struct FetchArgs {
     #[arg(long, default_value = "*.csv")]
     pub zip_pattern: String,
 
+    /// Download nothing: take the list a refresh held aside (it lost more than half of the rows
+    /// of the list in use) as the list in use
+    #[arg(long, conflicts_with_all = ["url", "zip_pattern"])]
+    pub accept: bool,
+
     #[command(flatten)]
     pub http: HttpArgs,
 }

@@ -268,7 +268,7 @@ pub async fn run(
             .map(|p| p.started.clone())
             .unwrap_or_else(now_rfc3339),
         finished: None,
-        data: lake.map(|l| l.source.clone()).unwrap_or_default(),
+        data: lake.map(|l| redact(&l.source)).unwrap_or_default(),
         from: fmt_time(window.from),
         to: fmt_time(window.to),
         format: job.format.extension().to_string(),
@@ -364,7 +364,7 @@ async fn run_one(
             .collect();
         engine.require_tables(q)?;
         let df = engine.plan_query(q, values).await?;
-        let tmp = tempfile::tempdir().map_err(|e| Error::Output {
+        let tmp = crate::output::TempFolder::new(".tmp", None).map_err(|e| Error::Output {
             path: std::env::temp_dir(),
             msg: format!("cannot create a temporary folder: {e}"),
         })?;

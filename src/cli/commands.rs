@@ -78,7 +78,19 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         }
         Command::Import(ImportCommand::Zeek(args)) => {
             let done = crate::import::zeek::import(&args.logs, &args.out)?;
-            if !quiet {
+            if !done.before.is_empty() {
+                if !quiet {
+                    eprintln!(
+                        "these logs were imported into {} before ({}); nothing written",
+                        args.out.display(),
+                        done.before
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            } else if !quiet {
                 eprintln!(
                     "imported {} session{} ({} with a hostname) into {} file{} under {}",
                     done.rows,
@@ -127,11 +139,15 @@ async fn write_result(
             .as_ref()
             .map(|p| format!(" written to {}", p.display()))
             .unwrap_or_default();
+        let (at_least, closed) = if written.complete {
+            ("", "")
+        } else {
+            ("at least ", " (stdout was closed before the end)")
+        };
         eprintln!(
-            "{} row{}{} in {:.3}s",
+            "{at_least}{} row{}{dest}{closed} in {:.3}s",
             written.rows,
             if written.rows == 1 { "" } else { "s" },
-            dest,
             started.elapsed().as_secs_f64()
         );
     }
@@ -416,6 +432,20 @@ async fn repl(
 }
 
 async fn domains_fetch(args: FetchArgs, cache: &Path, quiet: bool) -> Result<Outcome> {
+    if args.accept {
+        let (meta, file) = external::accept(cache, DOMAINS)?;
+        if !quiet {
+            eprintln!(
+                "{}: the list held aside is in use now: {} rows from {} (sha256 {}) in {}",
+                meta.table,
+                meta.rows,
+                crate::error::redact(&meta.url),
+                meta.sha256.as_deref().unwrap_or("-"),
+                file.display()
+            );
+        }
+        return Ok(Outcome::Ok);
+    }
     let http = config::http_options(&args.http, quiet)?;
     let limits = Limits {
         max_download: args.http.max_bytes,
@@ -433,18 +463,23 @@ async fn domains_fetch(args: FetchArgs, cache: &Path, quiet: bool) -> Result<Out
                 meta.table,
                 meta.rows,
                 meta.download_bytes,
-                meta.url,
+                crate::error::redact(&meta.url),
                 file.display()
             ),
             external::Outcome::NotModified => eprintln!(
                 "{}: not modified since {} ({}); cached copy kept: {} rows in {}",
                 meta.table,
                 meta.fetched_at,
-                meta.url,
+                crate::error::redact(&meta.url),
                 meta.rows,
                 file.display()
             ),
+            external::Outcome::HeldAside => {}
         }
+    }
+    if outcome == external::Outcome::HeldAside {
+        // Never hidden by --quiet: the list in use did not change although a refresh came.
+        eprintln!("{}", external::held_aside_warning(cache, &meta));
     }
     Ok(Outcome::Ok)
 }
@@ -462,10 +497,11 @@ pub fn domains_status(cache: &Path) -> String {
     for (m, file) in entries {
         let size = std::fs::metadata(&file).map(|x| x.len()).unwrap_or(0);
         s.push_str(&format!(
-            "{}\n    source:        {}\n    rows:          {}\n    fetched:       {}\n    last checked:  {}\n    etag:          {}\n    last-modified: {}\n    file:          {} ({} bytes)\n",
+            "{}\n    source:        {}\n    rows:          {}\n    sha256:        {}\n    fetched:       {}\n    last checked:  {}\n    etag:          {}\n    last-modified: {}\n    file:          {} ({} bytes)\n",
             m.table,
-            m.url,
+            crate::error::redact(&m.url),
             m.rows,
+            m.sha256.as_deref().unwrap_or("-"),
             m.fetched_at,
             m.checked_at,
             m.etag.as_deref().unwrap_or("-"),
@@ -473,6 +509,14 @@ pub fn domains_status(cache: &Path) -> String {
             file.display(),
             size
         ));
+        if let Some((p, _)) = external::pending(cache, &m.table) {
+            s.push_str(&format!(
+                "    held aside:    {} rows, sha256 {}, fetched {} (lost more than half of the rows; `nethunt domains fetch --accept` takes it)\n",
+                p.rows,
+                p.sha256.as_deref().unwrap_or("-"),
+                p.fetched_at
+            ));
+        }
     }
     s
 }

@@ -20,7 +20,11 @@ use crate::output::{self, Format};
 /// What happened: rows written, and what the scan read.
 #[derive(Debug, Clone, Default)]
 pub struct Written {
+    /// All rows, unless the reader of stdout left early (see `complete`).
     pub rows: usize,
+    /// False when stdout was closed by its reader before the end: `rows` then counts up to the
+    /// first row that met the closed pipe (at least one when there were any).
+    pub complete: bool,
     pub scan: ScanMetrics,
 }
 
@@ -36,10 +40,13 @@ async fn sink(
     stream: impl futures::Stream<Item = datafusion::error::Result<RecordBatch>> + Unpin,
     format: Format,
     path: Option<&Path>,
-) -> Result<usize> {
+) -> Result<output::Sent> {
     match path {
         None => output::to_stdout(schema, stream, format).await,
-        Some(p) => output::to_file(schema, stream, format, p).await,
+        Some(p) => Ok(output::Sent {
+            rows: output::to_file(schema, stream, format, p).await?,
+            complete: true,
+        }),
     }
 }
 
@@ -67,7 +74,7 @@ pub async fn write(
     let ticker = progress
         .filter(|_| !streamed_to_terminal)
         .map(|p| super::progress::Ticker::start(p.label.clone(), plan.clone(), p.started));
-    let rows = if format == Format::Table && ticker.is_some() {
+    let sent = if format == Format::Table && ticker.is_some() {
         let batches: std::result::Result<Vec<RecordBatch>, _> = stream.try_collect().await;
         if let Some(t) = ticker {
             t.finish().await;
@@ -83,7 +90,8 @@ pub async fn write(
         r
     }?;
     Ok(Written {
-        rows,
+        rows: sent.rows,
+        complete: sent.complete,
         scan: ScanMetrics::of(&plan),
     })
 }

@@ -250,7 +250,7 @@ impl Repl {
             .map(|l| {
                 format!(
                     "{} ({} file{})",
-                    l.source,
+                    crate::error::redact(&l.source),
                     l.files.len(),
                     if l.files.len() == 1 { "" } else { "s" }
                 )

@@ -201,9 +201,7 @@ pub async fn executor(args: ExecutorOptions, quiet: bool) -> Result<()> {
             (d.display().to_string(), None)
         }
         None => {
-            let t = tempfile::Builder::new()
-                .prefix("nethunt-executor-")
-                .tempdir()
+            let t = crate::output::TempFolder::new("nethunt-executor-", None)
                 .map_err(|e| Error::Config(format!("executor work folder: {e}")))?;
             (t.path().display().to_string(), Some(t))
         }

@@ -62,7 +62,7 @@ pub struct Engine {
     pub query_timeout: Option<std::time::Duration>,
     /// Files written for the cluster's executors to read (a CSV domain list as Parquet); removed
     /// when the engine is dropped.
-    _stage: Option<tempfile::TempDir>,
+    _stage: Option<crate::output::TempFolder>,
 }
 
 /// A context whose queries run on the Ballista cluster `target`, with nethunt's functions.
@@ -121,12 +121,9 @@ impl Engine {
                 // Executors on this machine can read a staged copy; others cannot.
                 if target.is_local() {
                     stage = Some(
-                        tempfile::Builder::new()
-                            .prefix("nethunt-stage-")
-                            .tempdir()
-                            .map_err(|e| {
-                                Error::table(DOMAINS, &d, format!("staging folder: {e}"))
-                            })?,
+                        crate::output::TempFolder::new("nethunt-stage-", None).map_err(|e| {
+                            Error::table(DOMAINS, &d, format!("staging folder: {e}"))
+                        })?,
                     );
                 }
                 let dir = stage.as_ref().map(|t| t.path());

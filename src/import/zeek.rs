@@ -96,11 +96,13 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
     })
 }
 
-/// Zeek's TSV escapes (`\x09`, `\\`) decoded.
+/// Zeek's TSV escapes (`\x09`, `\\`) decoded. Works on bytes: a `\x` followed by anything but
+/// two hex digits (a multi-byte character, say) stays as it is.
 fn unescape(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let b = s.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -108,9 +110,9 @@ fn unescape(s: &str) -> String {
         if b[i] == b'\\'
             && i + 3 < b.len()
             && b[i + 1] == b'x'
-            && let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16)
+            && let (Some(hi), Some(lo)) = (hex(b[i + 2]), hex(b[i + 3]))
         {
-            out.push(v);
+            out.push(hi << 4 | lo);
             i += 4;
         } else if b[i] == b'\\' && i + 1 < b.len() && b[i + 1] == b'\\' {
             out.push(b'\\');
@@ -414,6 +416,9 @@ pub struct Imported {
     pub rows: usize,
     pub with_hostname: usize,
     pub files: Vec<PathBuf>,
+    /// The files an earlier import of the same logs wrote; when there are any, nothing else is
+    /// written.
+    pub before: Vec<PathBuf>,
 }
 
 /// One day's output file, written to a temporary name and renamed when complete.
@@ -422,14 +427,73 @@ struct DayFile {
     buffer: Vec<Session>,
 }
 
+/// A name for what `inputs` make: a hash of their bytes, whatever their order or names, so the
+/// same logs imported again make the same file names.
+fn inputs_hash(inputs: &[PathBuf]) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut digests = Vec::new();
+    for p in inputs {
+        let mut f = std::fs::File::open(p).map_err(|e| Error::Io {
+            path: p.clone(),
+            source: e,
+        })?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::Io {
+                path: p.clone(),
+                source: e,
+            })?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        digests.push(h.finalize().to_vec());
+    }
+    digests.sort();
+    digests.dedup();
+    let mut h = Sha256::new();
+    for d in &digests {
+        h.update(d);
+    }
+    Ok(h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Files of an earlier import of the same logs: `date=*/zeek-<hash>.parquet` under `out`.
+fn imported_before(out: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join(name))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found
+}
+
 /// Import `inputs` (conn, http and ssl logs in any order; told apart by `#path` or their fields)
-/// into the lake folder `out`. New files are added next to any already there (named by the time
-/// of the import), so a lake grows by imports; importing the same logs twice duplicates them.
+/// into the lake folder `out`. New files are added next to any already there, named by a hash
+/// of the inputs (`date=*/zeek-<hash>.parquet`): a lake grows by imports, and importing the same
+/// logs again writes nothing (`Imported::before` lists the files of the earlier import).
 pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
     if inputs.is_empty() {
         return Err(Error::Config(
             "import zeek: give at least one conn.log".into(),
         ));
+    }
+    let name = format!("zeek-{}.parquet", inputs_hash(inputs)?);
+    let before = imported_before(out, &name);
+    if !before.is_empty() {
+        return Ok(Imported {
+            before,
+            ..Imported::default()
+        });
     }
     // Hostnames first: HTTP Host per uid, else TLS SNI.
     let mut http: HashMap<String, String> = HashMap::new();
@@ -462,11 +526,11 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
                 .into(),
         ));
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::Output {
+    // Folders made here are removed again if the import is interrupted while they are empty.
+    let mut made = vec![crate::output::make_folders(out).map_err(|e| Error::Output {
         path: out.to_path_buf(),
         msg: format!("cannot create the folder: {e}"),
-    })?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    })?];
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
@@ -501,8 +565,10 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
                 .to_string();
             if !days.contains_key(&date) {
                 let dir = out.join(format!("date={date}"));
-                std::fs::create_dir_all(&dir).map_err(|e| out_err(&dir, e.to_string()))?;
-                let path = dir.join(format!("zeek-{stamp}.parquet"));
+                made.push(
+                    crate::output::make_folders(&dir).map_err(|e| out_err(&dir, e.to_string()))?,
+                );
+                let path = dir.join(&name);
                 let file = ParquetFile::create(&path, schema(), props.clone())
                     .map_err(|e| out_err(&path, e))?;
                 days.insert(
@@ -536,6 +602,7 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
         done.files
             .push(file.commit().map_err(|e| out_err(&path, e))?);
     }
+    made.into_iter().for_each(crate::output::MadeFolders::keep);
     Ok(done)
 }
 

@@ -1,7 +1,7 @@
 //! The lake: `NetworkSessions` over Parquet files, folders, globs and object-store URLs, with
 //! every footer read first and schema checks that name the file and the column; `--from/--to`
 //! windows; object stores; scan figures; the bundled sample; and `--table` sources.
-//! Uses: `schema`, `error`.
+//! Uses: `schema`, `output` (temporary folders), `error`.
 
 pub mod listing;
 pub mod sample;
@@ -49,6 +49,17 @@ pub struct Lake {
     pub source: String,
     pub files: Vec<LakeFile>,
     pub partition_cols: Vec<String>,
+    /// Columns whose files disagree on the type family.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A column stored as a string in one file and as an integer in another (say).
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub column: String,
+    /// The first file that disagrees with the first file that has the column.
+    pub location: String,
+    pub msg: String,
 }
 
 impl Lake {
@@ -58,6 +69,9 @@ impl Lake {
         for col in required {
             if self.partition_cols.contains(col) {
                 continue;
+            }
+            if let Some(c) = self.conflicts.iter().find(|c| &c.column == col) {
+                return Err(Error::table(SESSIONS, &c.location, c.msg.clone()));
             }
             for f in &self.files {
                 match f.schema.field_with_name(col) {
@@ -198,9 +212,13 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
     }
     let partition_cols = partition_cols.unwrap_or_default();
 
-    // Table schema: the union of the files' columns, first-seen type, strings as Utf8View (what
-    // DataFusion reads Parquet strings as by default).
-    let mut fields: Vec<Field> = Vec::new();
+    // Table schema: the union of the files' columns, strings as Utf8View (what DataFusion reads
+    // Parquet strings as by default), each column as the widest type of its family among the
+    // files (Int32 in old files and Int64 in new ones read as Int64). A column whose files
+    // disagree on the family keeps its first type and is a conflict, reported when a query
+    // reads it.
+    let mut fields: Vec<(String, DataType, String)> = Vec::new();
+    let mut conflicts: Vec<Conflict> = Vec::new();
     for f in &files {
         for field in f.schema.fields() {
             if partition_cols.contains(field.name()) {
@@ -213,16 +231,31 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
                     ),
                 ));
             }
-            if !fields.iter().any(|x| x.name() == field.name()) {
-                let dt = match field.data_type() {
-                    DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
-                    DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
-                    other => other.clone(),
-                };
-                fields.push(Field::new(field.name(), dt, true));
+            let dt = schema::read_type(field.data_type());
+            match fields.iter_mut().find(|(n, _, _)| n == field.name()) {
+                None => fields.push((field.name().clone(), dt, f.location.clone())),
+                Some((_, table_type, first)) => match schema::widen(table_type, &dt) {
+                    Some(w) => *table_type = w,
+                    None => conflicts.push(Conflict {
+                        column: field.name().clone(),
+                        location: f.location.clone(),
+                        msg: format!(
+                            "column {} has type {} here and {} in {first}: the files of a lake \
+                             must agree on each column's kind (string, integer, number, \
+                             timestamp, boolean)",
+                            field.name(),
+                            field.data_type(),
+                            table_type
+                        ),
+                    }),
+                },
             }
         }
     }
+    let fields: Vec<Field> = fields
+        .into_iter()
+        .map(|(name, dt, _)| Field::new(name, dt, true))
+        .collect();
     let file_schema = Arc::new(Schema::new(fields));
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(ext)
@@ -242,6 +275,7 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
         source: source.to_string(),
         files,
         partition_cols,
+        conflicts,
     })
 }
 

@@ -2,7 +2,7 @@
 //! generate`), compiled into the binary and written to the cache folder on first use, so that an
 //! installed `nethunt` works from any folder and after its checkout is gone. The folder is named
 //! by a hash of the contents, so a binary with another sample never reads a stale copy.
-//! Uses: `error`.
+//! Uses: `output` (temporary folders), `error`.
 
 use std::path::{Path, PathBuf};
 
@@ -63,9 +63,7 @@ fn complete(dir: &Path) -> bool {
 fn write_into(dir: &Path) -> std::io::Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".nethunt-sample-")
-        .tempdir_in(parent)?;
+    let tmp = crate::output::TempFolder::new(".nethunt-sample-", Some(parent))?;
     for (name, bytes) in FILES {
         let path = tmp.path().join(name);
         if let Some(p) = path.parent() {
@@ -79,8 +77,8 @@ fn write_into(dir: &Path) -> std::io::Result<()> {
     }
     match std::fs::rename(tmp.path(), dir) {
         Ok(()) => {
-            // Renamed away: nothing left for the TempDir to remove.
-            let _ = tmp.keep();
+            // Renamed away: nothing left to remove.
+            tmp.keep();
             Ok(())
         }
         // Another process put a whole copy there first.

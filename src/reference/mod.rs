@@ -30,7 +30,9 @@ pub use http::HttpOptions;
 use http::{Body, download};
 
 /// The seed query's list: Cisco Umbrella's top 1M, a zip holding one headerless `rank,domain` CSV.
-pub const UMBRELLA_URL: &str = "http://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip";
+/// Fetched over HTTPS: the list decides which domains are *not* reported, so nobody on the
+/// network path may change it.
+pub const UMBRELLA_URL: &str = "https://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
@@ -134,6 +136,9 @@ pub struct Meta {
     pub checked_at: String,
     pub rows: usize,
     pub download_bytes: u64,
+    /// SHA-256 of the downloaded bytes (hex), to compare with the source's own.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// The Parquet file, relative to the table's cache folder.
     pub file: String,
 }
@@ -206,6 +211,77 @@ pub fn is_remote(url: &str) -> bool {
 pub enum Outcome {
     Downloaded,
     NotModified,
+    /// The refresh shrank the list drastically: it is held aside (`pending.json`), and the
+    /// previous list stays in use until [`accept`].
+    HeldAside,
+}
+
+/// A refresh from the same source that loses more than half of the rows is held aside: a list
+/// that decides which domains are *not* reported must not shrink behind the user's back.
+fn drastic(previous_rows: usize, rows: usize) -> bool {
+    rows.saturating_mul(2) < previous_rows
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A list held aside by a refresh, if any: its metadata and the Parquet file.
+pub fn pending(root: &Path, name: &str) -> Option<(Meta, PathBuf)> {
+    let dir = table_dir(root, name);
+    let text = std::fs::read_to_string(dir.join("pending.json")).ok()?;
+    let meta: Meta = serde_json::from_str(&text).ok()?;
+    let file = dir.join(&meta.file);
+    file.is_file().then_some((meta, file))
+}
+
+/// Make the list held aside the one in use (`domains fetch --accept`).
+pub fn accept(root: &Path, name: &str) -> Result<(Meta, PathBuf)> {
+    let dir = table_dir(root, name);
+    let fail = |msg: String| Error::Config(format!("{name} cache {}: {msg}", dir.display()));
+    let (mut meta, file) = pending(root, name).ok_or_else(|| {
+        fail("no list is held aside (`nethunt domains status` shows what is cached)".into())
+    })?;
+    let data = meta.file.replacen("pending-", "data-", 1);
+    std::fs::rename(&file, dir.join(&data)).map_err(|e| fail(e.to_string()))?;
+    meta.file = data.clone();
+    let text = serde_json::to_vec_pretty(&meta).expect("serialisable");
+    AtomicFile::write(&dir.join("meta.json"), &text).map_err(fail)?;
+    let _ = std::fs::remove_file(dir.join("pending.json"));
+    remove_stale(&dir, &["data-", "pending-"], &data);
+    Ok((meta, dir.join(data)))
+}
+
+/// Remove the files of `dir` whose names start with one of `prefixes`, but `keep` (after a new
+/// copy is committed).
+fn remove_stale(dir: &Path, prefixes: &[&str], keep: &str) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if prefixes.iter().any(|p| n.starts_with(p)) && n != keep {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// The warning for a list held aside.
+pub fn held_aside_warning(root: &Path, current: &Meta) -> String {
+    let held = pending(root, &current.table)
+        .map(|(m, _)| m.rows.to_string())
+        .unwrap_or_else(|| "?".into());
+    format!(
+        "nethunt: warning: the new {} list from {} has {held} rows against {} in use: it lost \
+         more than half, so it is held aside and the list in use stays; check it with `nethunt \
+         domains status`, take it with `nethunt domains fetch --accept`",
+        current.table,
+        crate::error::redact(&current.url),
+        current.rows
+    )
 }
 
 /// Fetch `table` into the cache (conditional GET when the cache holds the same URL) and return
@@ -261,10 +337,18 @@ pub async fn fetch(
             last_modified,
         } => {
             let download_bytes = data.len() as u64;
+            let sha256 = sha256_hex(&data);
             let batch = decode(data, table, limits).map_err(fail)?;
             let now = now_rfc3339();
+            // A refresh (the same source as the list in use) that shrinks it drastically is held
+            // aside; a new source is the user's explicit choice and replaces the list.
+            let current = cached(root, &table.name).filter(|(m, _)| &m.url == url);
+            let held = current
+                .as_ref()
+                .is_some_and(|(m, _)| drastic(m.rows, batch.num_rows()));
             let file = format!(
-                "data-{}.parquet",
+                "{}-{}.parquet",
+                if held { "pending" } else { "data" },
                 chrono::Utc::now().format("%Y%m%dT%H%M%S%.9f")
             );
             crate::output::ParquetFile::write_all(
@@ -284,22 +368,23 @@ pub async fn fetch(
                 checked_at: now,
                 rows: batch.num_rows(),
                 download_bytes,
+                sha256: Some(sha256),
                 file: file.clone(),
             };
             let text = serde_json::to_vec_pretty(&meta).expect("serialisable");
-            if let Err(e) = AtomicFile::write(&dir.join("meta.json"), &text) {
+            let commit = if held { "pending.json" } else { "meta.json" };
+            if let Err(e) = AtomicFile::write(&dir.join(commit), &text) {
                 let _ = std::fs::remove_file(dir.join(&file));
                 return Err(fail(format!("cache: {e}")));
             }
-            // The new copy is committed; older data files are garbage now.
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.flatten() {
-                    let n = e.file_name().to_string_lossy().to_string();
-                    if n.starts_with("data-") && n != file {
-                        let _ = std::fs::remove_file(e.path());
-                    }
-                }
+            if let (true, Some((current, current_file))) = (held, current) {
+                // An older list held aside is superseded by this one.
+                remove_stale(&dir, &["pending-"], &file);
+                return Ok((current, current_file, Outcome::HeldAside));
             }
+            // The new copy is committed; older data files and any list held aside are garbage.
+            remove_stale(&dir, &["data-", "pending-"], &file);
+            let _ = std::fs::remove_file(dir.join("pending.json"));
             Ok((meta, dir.join(file), Outcome::Downloaded))
         }
     }

@@ -54,6 +54,10 @@ pub async fn domains(
                     match super::fetch(&table, cache, &default_http(quiet), &Limits::default())
                         .await
                     {
+                        Ok((current, f, super::Outcome::HeldAside)) => {
+                            eprintln!("{}", super::held_aside_warning(cache, &current));
+                            return Ok(f.display().to_string());
+                        }
                         Ok((_, f, _)) => return Ok(f.display().to_string()),
                         Err(e) if !quiet => eprintln!(
                             "nethunt: warning: using the cached {DOMAINS} list: refresh failed: {e}"

@@ -153,18 +153,6 @@ impl Drop for Cluster {
     }
 }
 
-/// The binary as a process this test controls (spawned, killed), set up like [`nethunt`].
-fn nethunt_process() -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("nethunt"));
-    c.current_dir(ROOT)
-        .env_remove("NETHUNT_DATA")
-        .env_remove("NETHUNT_DOMAINS")
-        .env_remove("NETHUNT_LIBRARY")
-        .env_remove("NETHUNT_CLUSTER")
-        .env("NETHUNT_CACHE_DIR", empty_cache());
-    c
-}
-
 /// A plain HTTP/1.1 GET on 127.0.0.1; the whole response, or None when nothing answers.
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;

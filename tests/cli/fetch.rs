@@ -457,3 +457,126 @@ fn declared_tables_and_notices() {
     let o = run_in(cache.path(), &["show", "uncommon_domains"]);
     assert!(o.stdout.contains("[tables.top1m]") && o.stdout.contains("zip_pattern = \"*.csv\""));
 }
+
+/// SHA-256 of `bytes`, by the system's sha256sum (not nethunt's code).
+fn sha256sum(bytes: &[u8]) -> String {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), bytes).unwrap();
+    let o = std::process::Command::new("sha256sum")
+        .arg(f.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap()[..64].to_string()
+}
+
+/// Issue 14, defect 3: the suppression list came over plain HTTP and any refresh replaced it.
+/// The default source is HTTPS; the cache records each list's SHA-256 and rows; a refresh from
+/// the same source that loses more than half of the rows is held aside (a warning even with
+/// --quiet) and the list in use stays, until `domains fetch --accept`.
+#[test]
+fn a_refresh_that_shrinks_the_list_is_held_aside() {
+    let full = sample_csv();
+    let lines: Vec<&[u8]> = full.split_inclusive(|b| *b == b'\n').collect();
+    let rows = lines.len();
+    let short: Vec<u8> = lines[..100].concat();
+    let shorter: Vec<u8> = lines[..60].concat();
+    let (f, s, t) = (full.clone(), short.clone(), shorter.clone());
+    let server = Server::start(Box::new(move |path, _, n| match path {
+        "/list.csv" => Reply::Ok {
+            body: match n {
+                1 => f.clone(),
+                2 => s.clone(),
+                _ => t.clone(),
+            },
+            etag: None,
+            content_type: "text/csv",
+        },
+        _ => Reply::Status(404),
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path();
+    let url = server.url("/list.csv");
+    let count = || {
+        let o = run_in(
+            c,
+            &[
+                "sql",
+                "SELECT count(*) FROM top1m",
+                "--offline",
+                "--format",
+                "csv",
+                "-q",
+            ],
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout.lines().nth(1).unwrap().parse::<usize>().unwrap()
+    };
+
+    let o = run_in(c, &["domains", "fetch", "--url", &url]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let status = run_in(c, &["domains", "status"]).stdout;
+    assert!(
+        status.contains(&format!("sha256:        {}", sha256sum(&full))),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("rows:          {rows}")),
+        "{status}"
+    );
+    assert_eq!(count(), rows);
+
+    // The refresh lost more than half: held aside, the list in use stays.
+    let o = run_in(c, &["domains", "fetch", "--url", &url, "-q"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("has 100 rows against {rows} in use"))
+            && o.stderr.contains("held aside"),
+        "{}",
+        o.stderr
+    );
+    let status = run_in(c, &["domains", "status"]).stdout;
+    assert!(
+        status.contains(&format!("rows:          {rows}")),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!(
+            "held aside:    100 rows, sha256 {}",
+            sha256sum(&short)
+        )),
+        "{status}"
+    );
+    assert_eq!(count(), rows);
+
+    // Taken explicitly.
+    let o = run_in(c, &["domains", "fetch", "--accept"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let status = run_in(c, &["domains", "status"]).stdout;
+    assert!(
+        status.contains("rows:          100\n") && !status.contains("held aside"),
+        "{status}"
+    );
+    assert_eq!(count(), 100);
+    assert_error(
+        &run_in(c, &["domains", "fetch", "--accept"]),
+        &["no list is held aside"],
+    );
+
+    // Losing less than half is an ordinary refresh.
+    let o = run_in(c, &["domains", "fetch", "--url", &url]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("held aside"), "{}", o.stderr);
+    assert_eq!(count(), 60);
+
+    // The default source is HTTPS, in the CLI and in the seed query's declaration.
+    let help = run_in(c, &["domains", "fetch", "--help"]).stdout;
+    assert!(
+        help.contains("https://s3-us-west-1.amazonaws.com/umbrella-static/top-1m.csv.zip]")
+            && !help.contains("http://s3"),
+        "{help}"
+    );
+    let show = run_in(c, &["show", "uncommon_domains"]).stdout;
+    assert!(show.contains("url = \"https://"), "{show}");
+}

@@ -38,6 +38,18 @@ fn nethunt() -> Command {
     c
 }
 
+/// The binary as a process this test controls (spawned, killed), set up like [`nethunt`].
+fn nethunt_process() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_nethunt"));
+    c.current_dir(ROOT)
+        .env_remove("NETHUNT_DATA")
+        .env_remove("NETHUNT_DOMAINS")
+        .env_remove("NETHUNT_LIBRARY")
+        .env_remove("NETHUNT_CLUSTER")
+        .env("NETHUNT_CACHE_DIR", empty_cache());
+    c
+}
+
 fn empty_cache() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().unwrap())
@@ -350,6 +362,36 @@ fn installed_binary_runs_the_sample_from_anywhere() {
     let given = installed(&["run", "non_standard_ports", "--data", &lake]);
     assert_eq!(given.code, 0, "{}", given.stderr);
     assert!(!given.stderr.contains(notice), "{}", given.stderr);
+}
+
+/// Issue 14, defect 2: `--fail-on-hit | head -1` exited 0 although the query returned rows. A
+/// reader that closes stdout early must not hide hits: the status follows the rows produced.
+#[test]
+fn fail_on_hit_holds_when_the_reader_closes_the_pipe() {
+    use std::io::BufRead;
+    for format in ["csv", "ndjson", "table"] {
+        let mut child = nethunt_process()
+            .args([
+                "run",
+                "uncommon_domains",
+                "--fail-on-hit",
+                "--format",
+                format,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone (as `head -1` is): the rest of the ~100 KB result meets a closed pipe.
+        let o: Out = child.wait_with_output().unwrap().into();
+        assert!(!first.is_empty());
+        assert_eq!(o.code, 1, "{format}: {}", o.stderr);
+        assert!(!o.stderr.contains("error"), "{format}: {}", o.stderr);
+    }
 }
 
 #[test]
@@ -954,6 +996,289 @@ fn zipped_list_gives_the_same_answer_as_the_plain_csv() {
     ]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     assert_eq!(a.stdout, b.stdout);
+}
+
+/// Issue 14, defect 8: the signature of a presigned URL (or an Azure SAS token) given to
+/// --data reached the error line. Query strings of URLs are redacted everywhere.
+#[test]
+fn url_query_strings_never_reach_output() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!(
+        "http://127.0.0.1:{port}/lake/x.parquet?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=5ec2e75167a7"
+    );
+    for args in [
+        vec![
+            "sql",
+            "SELECT count(*) FROM NetworkSessions",
+            "--data",
+            &url,
+        ],
+        vec!["sql", "SELECT 1", "--domains", &url],
+    ] {
+        let o = run(&args);
+        assert_error(&o, &["?***"]);
+        assert!(
+            !o.stderr.contains("5ec2e75167a7") && !o.stderr.contains("AKIAEXAMPLE"),
+            "{}",
+            o.stderr
+        );
+    }
+}
+
+/// Issue 14, defect 9: files of one lake that store a column in different widths or string
+/// encodings (SrcBytes Int32 here, Int64 there; UrlHostname Utf8, dictionary, LargeUtf8) read
+/// as one table, widened within the type family. A real conflict (a string where others have
+/// integers) stays an error naming the file and the column.
+#[test]
+fn type_drift_across_files_is_widened() {
+    use arrow::array::{ArrayRef, DictionaryArray, Int64Array, LargeStringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    let write = |name: &str, cols: Vec<(&str, ArrayRef)>| {
+        let batch = RecordBatch::try_from_iter(cols).unwrap();
+        let f = std::fs::File::create(lake.join(name)).unwrap();
+        let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    write(
+        "a.parquet",
+        vec![
+            (
+                "SrcBytes",
+                Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef,
+            ),
+            (
+                "UrlHostname",
+                Arc::new(StringArray::from(vec!["a.com", "b.com"])),
+            ),
+        ],
+    );
+    let dict: DictionaryArray<Int32Type> = vec!["b.com", "c.com", "c.com"].into_iter().collect();
+    write(
+        "b.parquet",
+        vec![
+            (
+                "SrcBytes",
+                Arc::new(Int64Array::from(vec![10_000_000_000, 20, 30])) as ArrayRef,
+            ),
+            ("UrlHostname", Arc::new(dict)),
+        ],
+    );
+    write(
+        "c.parquet",
+        vec![
+            (
+                "SrcBytes",
+                Arc::new(Int32Array::from(vec![400])) as ArrayRef,
+            ),
+            (
+                "UrlHostname",
+                Arc::new(LargeStringArray::from(vec!["d.com"])),
+            ),
+        ],
+    );
+    let q = "SELECT sum(SrcBytes) AS s, count(DISTINCT UrlHostname) AS h, count(*) AS n FROM NetworkSessions";
+    let o = run(&[
+        "sql",
+        q,
+        "--data",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // 1 + 2 + 10000000000 + 20 + 30 + 400; a, b, c, d; 6 rows
+    assert_eq!(csv_rows(&o.stdout)[1], ["10000000453", "4", "6"]);
+
+    write(
+        "d.parquet",
+        vec![
+            (
+                "SrcBytes",
+                Arc::new(StringArray::from(vec!["many"])) as ArrayRef,
+            ),
+            ("UrlHostname", Arc::new(StringArray::from(vec!["e.com"]))),
+        ],
+    );
+    let o = run(&["sql", q, "--data", lake.to_str().unwrap()]);
+    assert_error(&o, &["d.parquet", "SrcBytes", "Utf8"]);
+}
+
+/// Files anywhere under `dir`, with the folders that are left as `name/`.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = files_under(dir);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                out.push(format!(
+                    "{}/",
+                    e.path().strip_prefix(dir).unwrap().display()
+                ));
+                stack.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Run `args` (with TMPDIR set to `tmp`), wait until `started` sees the output being written,
+/// send `signal`, and return how the process ended.
+fn interrupt(args: &[&str], tmp: &Path, signal: &str, started: impl Fn() -> bool) -> Out {
+    let child = nethunt_process()
+        .env("TMPDIR", tmp)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "{args:?}: nothing was being written after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait_with_output().unwrap().into()
+}
+
+/// Issue 14, defect 5: Ctrl-C or SIGTERM during `sql --output`, `import zeek` or `batch` left
+/// `.partial` files in output and `date=` folders and temporary folders in $TMPDIR. Now the
+/// files being written and the folders made for them go, and the exit status is 130 (SIGINT)
+/// or 143 (SIGTERM), with one line on stderr.
+#[test]
+fn interrupted_runs_leave_nothing_behind() {
+    let work = tempfile::tempdir().unwrap();
+    // A Zeek log large enough that its import is still running when the signal comes.
+    let line = "1722297600.000000\tCxyz\t10.0.0.1\t50000\t93.184.216.34\t443\ttcp\tssl\t0.5\t100\t200\tSF\n";
+    let header = "#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\n";
+    let log = work.path().join("conn.log");
+    std::fs::write(&log, format!("{header}{}", line.repeat(300_000))).unwrap();
+    // A query whose result is too long to finish.
+    let library = work.path().join("library");
+    std::fs::create_dir_all(&library).unwrap();
+    std::fs::write(
+        library.join("endless.sql"),
+        "-- ---\n-- id = \"endless\"\n-- title = \"Endless\"\n-- description = \"A result too long to finish\"\n-- mitre = [\"T1046\"]\n-- severity = \"low\"\n-- ---\nSELECT value FROM generate_series(1, 4000000000)\n",
+    )
+    .unwrap();
+    let endless = "SELECT value FROM generate_series(1, 4000000000)";
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let run_dir = tempfile::tempdir().unwrap();
+        let (tmp, out) = (run_dir.path().join("tmp"), run_dir.path().join("out"));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let partial = |dir: &Path| files_under(dir).iter().any(|f| f.ends_with(".partial"));
+        let file = out.join("result.csv");
+        // Each command, and the folder where its partial file shows that it is writing.
+        let cases: Vec<(Vec<String>, PathBuf)> = vec![
+            (
+                vec!["sql", endless, "--output", file.to_str().unwrap()]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                out.clone(),
+            ),
+            (
+                vec![
+                    "import",
+                    "zeek",
+                    log.to_str().unwrap(),
+                    "--out",
+                    out.join("lake").to_str().unwrap(),
+                ]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+                out.join("lake"),
+            ),
+            (
+                vec![
+                    "batch",
+                    "--library",
+                    library.to_str().unwrap(),
+                    "--queries",
+                    "endless",
+                    "--format",
+                    "csv",
+                    "--out",
+                    out.join("hunts").to_str().unwrap(),
+                ]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+                tmp.clone(),
+            ),
+        ];
+        for (args, watched) in cases {
+            std::fs::create_dir_all(&out).unwrap();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = interrupt(&args, &tmp, signal, || partial(&watched));
+            assert_eq!(o.code, code, "{signal} {args:?}: {}", o.stderr);
+            assert!(
+                o.stderr
+                    .lines()
+                    .last()
+                    .is_some_and(|l| l.contains(&format!("interrupted by SIG{signal}"))),
+                "{}",
+                o.stderr
+            );
+            assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+            // Nothing written is left: no result, no partial file, no date= or lake folder
+            // made for them, no temporary folder (the batch's run folder is its own record).
+            let left: Vec<String> = tree(&out)
+                .into_iter()
+                .filter(|f| !f.starts_with("hunts"))
+                .collect();
+            assert!(left.is_empty(), "{signal} {args:?} left {left:?}");
+            assert!(!partial(&out), "{signal} {args:?}: {:?}", tree(&out));
+            assert!(
+                tree(&tmp).is_empty(),
+                "{signal} {args:?} left {:?}",
+                tree(&tmp)
+            );
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+}
+
+/// The panic hook, the last safety net: an internal error still ends as one line and exit 2,
+/// never a backtrace, and removes the file being written. (A debug build panics on purpose
+/// while writing when NETHUNT_DEBUG_PANIC is set.)
+#[test]
+fn a_panic_is_one_line_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.csv");
+    let o: Out = nethunt()
+        .env("NETHUNT_DEBUG_PANIC", "1")
+        .env("RUST_BACKTRACE", "1")
+        .args(["sql", "SELECT 1", "--output", file.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("nethunt: error: internal error at src/output.rs:"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("backtrace"), "{}", o.stderr);
+    no_files_left(dir.path());
 }
 
 #[test]
