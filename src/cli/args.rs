@@ -15,7 +15,7 @@ use crate::output::Format;
     version,
     about = "Run network-security hunting queries (SQL files) over Parquet lakes of ASIM NetworkSessions logs",
     long_about = None,
-    after_help = "Exit status: 0 success, 1 rows found with --fail-on-hit, 2 error."
+    after_help = "Exit status: 0 success, 1 rows found with --fail-on-hit, 2 error, 130/143 interrupted (SIGINT/SIGTERM)."
 )]
 pub struct Cli {
     /// Folder of extra query files (*.sql); they add to, or replace, the built-in library
@@ -254,7 +254,13 @@ pub struct TableArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); the scan skips whole date=/hour= folders and Parquet row groups outside the window; also binds a query's $start
+    /// Let query files' declared tables ([tables.NAME]) read local paths, file: URLs and
+    /// loopback, link-local or (over http://) private addresses; otherwise they fetch only
+    /// https:// URLs, or http:// ones at public addresses
+    #[arg(long)]
+    pub allow_local_tables: bool,
+
+    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); only the date=/hour= folders of the window are listed, and Parquet row groups outside it are skipped; also binds a query's $start
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
 
@@ -408,6 +414,10 @@ pub struct BatchArgs {
     /// Exit with status 1 when any query returned rows (2 still wins when a query failed)
     #[arg(long)]
     pub fail_on_hit: bool,
+
+    /// Set a parameter of one query: QUERY.NAME=VALUE (typed as the query declares); repeatable
+    #[arg(long = "param", short = 'p', value_name = "QUERY.NAME=VALUE")]
+    pub params: Vec<String>,
 
     #[command(flatten)]
     pub tables: TableArgs,

@@ -72,7 +72,71 @@ pub struct Manifest {
     /// `--cluster` the queries ran on (absent: in this process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The queries the run is made of, in order (those not run yet included).
+    #[serde(default)]
+    pub planned: Vec<String>,
     pub queries: Vec<QueryRecord>,
+}
+
+/// Parameter values as the manifest records them.
+fn shown(values: &[(String, datafusion::common::ScalarValue)]) -> BTreeMap<String, String> {
+    values
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::library::params::display_value(v)))
+        .collect()
+}
+
+/// A run can be resumed only with what it was started with: the same lake, window, format,
+/// queries and parameters. Otherwise its results would mix two runs; the error names the
+/// first difference.
+fn check_resume(
+    previous: &Manifest,
+    now: &Manifest,
+    job: &BatchJob,
+    bindings: &Bindings<'_>,
+) -> Result<()> {
+    let differs = |what: &str, then: &str, now: &str| {
+        Err(Error::Config(format!(
+            "--resume {}: {what} differs: the run was started with {then}, this one has {now}; \
+             start a new run instead",
+            previous.run
+        )))
+    };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    if previous.data != now.data {
+        return differs("the lake (--data)", &previous.data, &now.data);
+    }
+    if previous.from != now.from {
+        return differs("--from", &or_none(&previous.from), &or_none(&now.from));
+    }
+    if previous.to != now.to {
+        return differs("--to", &or_none(&previous.to), &or_none(&now.to));
+    }
+    if previous.format != now.format {
+        return differs("--format", &previous.format, &now.format);
+    }
+    if !previous.planned.is_empty() && previous.planned != now.planned {
+        return differs(
+            "the query set (--queries)",
+            &previous.planned.join(","),
+            &now.planned.join(","),
+        );
+    }
+    for rec in previous.queries.iter().filter(|r| !r.parameters.is_empty()) {
+        let Some(q) = job.queries.iter().find(|q| q.meta.name == rec.query) else {
+            continue;
+        };
+        let current = shown(&bindings(q)?);
+        if let Some((k, v)) = rec
+            .parameters
+            .iter()
+            .find(|(k, v)| current.get(*k) != Some(*v))
+        {
+            let now_value = current.get(k).cloned().unwrap_or_else(|| "none".into());
+            return differs(&format!("parameter {}.{k}", rec.query), v, &now_value);
+        }
+    }
+    Ok(())
 }
 
 /// What `batch` was asked to do.
@@ -275,8 +339,12 @@ pub async fn run(
         lake_files: lake.map_or(0, |l| l.files.len()),
         lake_bytes: lake.map_or(0, |l| l.files.iter().map(|f| f.size).sum()),
         cluster: engine.cluster.as_ref().map(|c| c.to_string()),
+        planned: job.queries.iter().map(|q| q.meta.name.clone()).collect(),
         queries: vec![],
     };
+    if let Some(p) = &previous {
+        check_resume(p, &manifest, job, bindings)?;
+    }
     let done: Vec<QueryRecord> = previous
         .map(|p| p.queries.into_iter().filter(|q| q.status == "ok").collect())
         .unwrap_or_default();
@@ -358,10 +426,7 @@ async fn run_one(
     };
     let result: Result<emit::Written> = async {
         let values = bindings(q)?;
-        rec.parameters = values
-            .iter()
-            .map(|(k, v)| (k.clone(), crate::library::params::display_value(v)))
-            .collect();
+        rec.parameters = shown(&values);
         engine.require_tables(q)?;
         let df = engine.plan_query(q, values).await?;
         let tmp = crate::output::TempFolder::new(".tmp", None).map_err(|e| Error::Output {

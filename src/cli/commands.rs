@@ -253,13 +253,28 @@ async fn prepare_tables(
         .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
     let needs_top1m = queries.iter().any(|q| q.text.contains(DOMAINS));
     top1m(opts, args.offline, &declared, cache, needs_top1m, quiet).await?;
-    for t in queries
+    for (q, t) in queries
         .iter()
-        .flat_map(|q| q.meta.tables.iter())
-        .filter(|t| t.name != DOMAINS)
+        .flat_map(|q| q.meta.tables.iter().map(move |t| (q, t)))
+        .filter(|(_, t)| t.name != DOMAINS)
     {
         if opts.tables.iter().any(|(n, _)| *n == t.name) {
             continue;
+        }
+        // A query file must not make nethunt read this machine or its network's private
+        // services (then write the rows out with batch --out).
+        if !args.allow_local_tables
+            && let Err(why) = external::resolve::check_declared_source(&t.url).await
+        {
+            return Err(Error::Fetch {
+                url: t.url.clone(),
+                msg: format!(
+                    "table {} declared by query {}: {why}; a query file may fetch only https:// \
+                     URLs, or http:// ones at public addresses. Give the table yourself \
+                     (--table {}=PATH|URL) or allow it (--allow-local-tables)",
+                    t.name, q.meta.name, t.name
+                ),
+            });
         }
         let path = external::resolve::declared_table(t, cache, args.offline, quiet).await?;
         opts.tables
@@ -360,10 +375,15 @@ async fn batch(
         }
         out
     };
-    // Parameters: defaults, with --from/--to as $start/$end where declared; checked before
-    // anything runs so that a bad value fails the whole batch up front.
+    // Parameters: --param QUERY.NAME=VALUE, else the defaults, with --from/--to as $start/$end
+    // where declared; checked before anything runs so that a bad value fails the whole batch up
+    // front.
+    let given = config::batch_assignments(&args.params, &queries)?;
     let window = opts.window;
-    let bindings = |q: &Query| bind_window(q, &[], &mut window.clone());
+    let bindings = |q: &Query| {
+        let mine = given.get(&q.meta.name).map(Vec::as_slice).unwrap_or(&[]);
+        bind_window(q, mine, &mut window.clone())
+    };
     for q in &queries {
         bindings(q)?;
     }

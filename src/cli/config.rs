@@ -218,6 +218,40 @@ pub fn assignments(raw: &[String]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// `batch --param QUERY.NAME=VALUE`, per query. The query must be one of the batch's.
+pub fn batch_assignments(
+    raw: &[String],
+    queries: &[crate::library::Query],
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+    let mut out: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for r in raw {
+        let (target, value) = r.split_once('=').unwrap_or((r, ""));
+        let bad = |msg: String| Error::param(target.trim(), msg);
+        let Some((query, name)) = target.trim().split_once('.') else {
+            return Err(bad(format!("expected QUERY.NAME=VALUE, got '{r}'")));
+        };
+        if !r.contains('=') || !params::is_identifier(name) {
+            return Err(bad(format!("expected QUERY.NAME=VALUE, got '{r}'")));
+        }
+        if !queries.iter().any(|q| q.meta.name == query) {
+            return Err(bad(format!(
+                "no query {query} in this batch (it runs: {})",
+                queries
+                    .iter()
+                    .map(|q| q.meta.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let list = out.entry(query.to_string()).or_default();
+        if list.iter().any(|(n, _)| n == name) {
+            return Err(bad("given more than once".into()));
+        }
+        list.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
 /// Network settings for fetching reference data.
 pub fn http_options(h: &HttpArgs, quiet: bool) -> Result<crate::reference::HttpOptions> {
     if !(h.timeout > 0.0 && h.timeout < 86_400.0) {
@@ -263,8 +297,7 @@ pub fn generate_spec(a: &GenerateArgs) -> Result<crate::generate::Spec> {
 }
 
 /// `HOST:PORT` into its parts, for the option `flag`.
-#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
-fn host_port(flag: &str, text: &str) -> Result<(String, u16)> {
+pub fn host_port(flag: &str, text: &str) -> Result<(String, u16)> {
     let bad = |why: &str| Error::Config(format!("--{flag} {text}: {why}"));
     let (host, port) = text
         .rsplit_once(':')

@@ -99,7 +99,7 @@ impl Engine {
         };
         let lake = match &opts.data {
             Some(d) => {
-                let lake = lake::register_sessions(&ctx, d).await?;
+                let lake = lake::register_sessions(&ctx, d, opts.window).await?;
                 lake::window::apply_window(&ctx, &lake, opts.window).await?;
                 Some(lake)
             }

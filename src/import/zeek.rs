@@ -126,8 +126,33 @@ fn unescape(s: &str) -> String {
 }
 
 /// Reads the records of one log, TSV (with `#fields`) or JSON lines, calling `f` for each.
-fn for_each_record(path: &Path, mut f: impl FnMut(usize, &Record) -> Result<()>) -> Result<()> {
-    let reader = open(path)?;
+fn for_each_record(path: &Path, f: impl FnMut(usize, &Record) -> Result<()>) -> Result<()> {
+    read_records(open(path)?, path, f)
+}
+
+/// Parse a log held in memory (TSV or JSON lines, not compressed) into sessions, as an import
+/// does, writing nothing: the number of sessions, or the error an import would report. The fuzz
+/// tests' entry point.
+pub fn parse_sessions(bytes: &[u8]) -> Result<usize> {
+    let mut n = 0;
+    read_records(
+        std::io::Cursor::new(bytes),
+        Path::new("<memory>"),
+        |_, r| {
+            session(r).map_err(Error::Config)?;
+            n += 1;
+            Ok(())
+        },
+    )?;
+    Ok(n)
+}
+
+/// The records of a log read from `reader` (`path` names it in errors).
+fn read_records(
+    reader: impl BufRead,
+    path: &Path,
+    mut f: impl FnMut(usize, &Record) -> Result<()>,
+) -> Result<()> {
     let err = |line: usize, msg: String| Error::QueryFile {
         path: path.to_path_buf(),
         line: Some(line),

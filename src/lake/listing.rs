@@ -10,6 +10,9 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
+use object_store::{ObjectMeta, ObjectStore};
+
+use super::TimeWindow;
 use crate::error::{Error, Result};
 use crate::schema::SESSIONS;
 
@@ -139,6 +142,101 @@ pub(crate) async fn expand_glob(
         .collect()
 }
 
+/// The files of a `date=YYYY-MM-DD/[hour=HH/]` lake under `root` whose folders overlap `window`,
+/// listing nothing else: one delimited LIST of `root` for its `date=` folders, then one LIST per
+/// day in the window (whose `hour=` folders outside the window are dropped). `None` when the
+/// window is unbounded or the lake is not laid out that way (files beside the folders, other
+/// folder names): then the whole lake is listed, as before. When no folder overlaps the window,
+/// the first day's files are returned, so that the table has a schema; the window's filter
+/// leaves none of their rows.
+pub(crate) async fn window_listing(
+    store: &dyn ObjectStore,
+    root: &object_store::path::Path,
+    window: TimeWindow,
+) -> std::result::Result<Option<Vec<ObjectMeta>>, String> {
+    const DAY_US: i64 = 86_400_000_000;
+    const HOUR_US: i64 = 3_600_000_000;
+    if window.is_unbounded() {
+        return Ok(None);
+    }
+    let (from, to) = (
+        window.from.unwrap_or(i64::MIN),
+        window.to.unwrap_or(i64::MAX),
+    );
+    let overlaps = |start: i64, len: i64| start < to && start.saturating_add(len) > from;
+    let top = store
+        .list_with_delimiter(Some(root))
+        .await
+        .map_err(|e| crate::error::explain(&e.to_string()))?;
+    if top
+        .objects
+        .iter()
+        .any(|o| o.location.as_ref().ends_with(".parquet"))
+    {
+        return Ok(None);
+    }
+    let mut days = Vec::new();
+    for p in &top.common_prefixes {
+        let Some(start) = p
+            .filename()
+            .and_then(|f| f.strip_prefix("date="))
+            .filter(|d| d.len() == 10)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_micros())
+        else {
+            return Ok(None);
+        };
+        days.push((start, p.clone()));
+    }
+    days.sort_by_key(|(start, _)| *start);
+    let Some(first) = days.first().cloned() else {
+        return Ok(None);
+    };
+    let mut chosen: Vec<(i64, object_store::path::Path)> = days
+        .into_iter()
+        .filter(|(start, _)| overlaps(*start, DAY_US))
+        .collect();
+    if chosen.is_empty() {
+        chosen.push(first);
+    }
+    let mut out = Vec::new();
+    for (start, day) in &chosen {
+        let files: Vec<ObjectMeta> = store
+            .list(Some(day))
+            .try_collect()
+            .await
+            .map_err(|e| crate::error::explain(&e.to_string()))?;
+        out.extend(files.into_iter().filter(|m| {
+            if !m.location.as_ref().ends_with(".parquet") {
+                return false;
+            }
+            // An hour= folder outside the window is left out (a day partly in the window).
+            let hour = m
+                .location
+                .parts()
+                .find_map(|p| p.as_ref().strip_prefix("hour=")?.parse::<i64>().ok())
+                .filter(|h| (0..24).contains(h));
+            hour.is_none_or(|h| overlaps(start + h * HOUR_US, HOUR_US))
+        }));
+    }
+    if out.is_empty() {
+        // Every hour of the chosen days is outside the window: the first day, for the schema.
+        let files: Vec<ObjectMeta> = store
+            .list(Some(&chosen[0].1))
+            .try_collect()
+            .await
+            .map_err(|e| crate::error::explain(&e.to_string()))?;
+        out.extend(
+            files
+                .into_iter()
+                .filter(|m| m.location.as_ref().ends_with(".parquet")),
+        );
+    }
+    out.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(Some(out))
+}
+
 /// Glob match for zip entry names: `*` any run of characters, `?` one character.
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
@@ -204,6 +302,93 @@ mod tests {
         assert_eq!(
             split_glob("*.parquet"),
             (".".to_string(), "*.parquet".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn window_listing_takes_only_the_window_folders() {
+        use object_store::ObjectStoreExt;
+        let store = object_store::memory::InMemory::new();
+        for f in [
+            "lake/date=2024-07-29/hour=23/a.parquet",
+            "lake/date=2024-07-30/hour=00/a.parquet",
+            "lake/date=2024-07-30/hour=07/a.parquet",
+            "lake/date=2024-07-30/hour=08/a.parquet",
+            "lake/date=2024-07-30/hour=09/a.parquet",
+            "lake/date=2024-07-31/hour=08/a.parquet",
+            "lake/date=2024-07-30/hour=08/notes.txt",
+        ] {
+            store.put(&f.into(), b"x".to_vec().into()).await.unwrap();
+        }
+        let root: object_store::path::Path = "lake".into();
+        let us = |t: &str| {
+            let t = if t.len() == 10 {
+                format!("{t}T00:00:00Z")
+            } else {
+                t.to_string()
+            };
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let names = |v: Option<Vec<ObjectMeta>>| -> Vec<String> {
+            v.unwrap()
+                .iter()
+                .map(|m| m.location.as_ref().to_string())
+                .collect()
+        };
+        let window = |from: &str, to: &str| TimeWindow {
+            from: Some(us(from)),
+            to: Some(us(to)),
+        };
+        // 07:30 to 09:00 on the 30th: hours 07 and 08 of one day.
+        let got = window_listing(
+            &store,
+            &root,
+            window("2024-07-30T07:30:00Z", "2024-07-30T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            names(got),
+            [
+                "lake/date=2024-07-30/hour=07/a.parquet",
+                "lake/date=2024-07-30/hour=08/a.parquet"
+            ]
+        );
+        // Only a lower bound: every later folder.
+        let got = window_listing(
+            &store,
+            &root,
+            TimeWindow {
+                from: Some(us("2024-07-31")),
+                to: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(names(got), ["lake/date=2024-07-31/hour=08/a.parquet"]);
+        // Nothing in the window: the first day, for the schema.
+        let got = window_listing(&store, &root, window("2025-01-01", "2025-01-02"))
+            .await
+            .unwrap();
+        assert_eq!(names(got), ["lake/date=2024-07-29/hour=23/a.parquet"]);
+        // No window, or a lake of another layout: no opinion.
+        assert!(
+            window_listing(&store, &root, TimeWindow::default())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store
+            .put(&"lake/loose.parquet".into(), b"x".to_vec().into())
+            .await
+            .unwrap();
+        assert!(
+            window_listing(&store, &root, window("2024-07-30", "2024-07-31"))
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 

@@ -51,6 +51,8 @@ pub struct Lake {
     pub partition_cols: Vec<String>,
     /// Columns whose files disagree on the type family.
     pub conflicts: Vec<Conflict>,
+    /// Only the `--from/--to` window's folders were listed: `files` are those of the window.
+    pub listed_window: bool,
 }
 
 /// A column stored as a string in one file and as an integer in another (say).
@@ -115,7 +117,11 @@ impl Lake {
 /// `date=2024-07-30/` become columns), or a glob (`lake/*/*.parquet`, `lake/**/*.parquet`; a
 /// glob lists files, so it brings no partition columns). Every footer is read first: a file that is
 /// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
-pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lake> {
+pub async fn register_sessions(
+    ctx: &SessionContext,
+    source: &str,
+    window: TimeWindow,
+) -> Result<Lake> {
     let fail = |msg: String| Error::table(SESSIONS, source, msg);
     let remote = store::is_url(source);
     let is_glob = source.contains(['*', '?']);
@@ -148,7 +154,29 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
     let is_dir = !is_glob && url.is_collection();
     let ext = if is_dir { ".parquet" } else { "" };
     let mut metas: Vec<object_store::ObjectMeta> = Vec::new();
-    for u in &urls {
+    // With a window over a date= lake, only the window's folders are listed and only their
+    // footers read; DataFusion's list-files cache gets that listing, so the scan lists nothing
+    // more either.
+    let windowed = if is_dir {
+        listing::window_listing(store.as_ref(), url.prefix(), window)
+            .await
+            .map_err(fail)?
+    } else {
+        None
+    };
+    if let Some(found) = &windowed
+        && let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache()
+    {
+        use datafusion::execution::cache::{TableScopedPath, cache_manager::CachedFileList};
+        cache.put(
+            &TableScopedPath {
+                table: url.get_table_ref().clone(),
+                path: url.prefix().clone(),
+            },
+            CachedFileList::new(found.clone()),
+        );
+    }
+    for u in urls.iter().filter(|_| windowed.is_none()) {
         let found: Vec<object_store::ObjectMeta> = u
             .list_all_files(&state, store.as_ref(), ext)
             .await
@@ -158,6 +186,8 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
             .map_err(|e| fail(crate::error::one_line(&e)))?;
         metas.extend(found);
     }
+    let listed_window = windowed.is_some();
+    metas.extend(windowed.into_iter().flatten());
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     if metas.is_empty() {
         return Err(fail(if is_dir {
@@ -276,6 +306,7 @@ pub async fn register_sessions(ctx: &SessionContext, source: &str) -> Result<Lak
         files,
         partition_cols,
         conflicts,
+        listed_window,
     })
 }
 

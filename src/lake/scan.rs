@@ -111,7 +111,7 @@ impl ScanMetrics {
         let total_bytes: u64 = lake.files.iter().map(|f| f.size).sum();
         let total_rg: usize = lake.files.iter().map(|f| f.row_groups).sum();
         format!(
-            "scanned: {} of {} files, {} of {} row groups, {} of {} ({} of {} bytes)",
+            "scanned: {} of {} files, {} of {} row groups, {} of {} ({} of {} bytes){}",
             self.files_read(),
             lake.files.len(),
             self.row_groups(),
@@ -119,7 +119,12 @@ impl ScanMetrics {
             human_bytes(self.bytes()),
             human_bytes(total_bytes),
             self.bytes(),
-            total_bytes
+            total_bytes,
+            if lake.listed_window {
+                " in the window's folders"
+            } else {
+                ""
+            }
         )
     }
 }

@@ -120,7 +120,7 @@ struct Profile {
 }
 
 /// `[section]` → key → value of an INI file (AWS's dialect: `#`/`;` comments, `key = value`).
-fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
+pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut section = String::new();
     for line in text.lines() {

@@ -34,8 +34,8 @@ fn utc_date_hour(us: i64) -> (String, u32) {
 /// Restrict `NetworkSessions` to `window`: the registered table is replaced by a view over the same
 /// scan with a filter on `TimeGenerated` (which prunes row groups by their statistics) and, when
 /// every file of the lake sits under `date=YYYY-MM-DD/` (and `hour=H/`) folders, on those
-/// partition columns too, so that the scan reads nothing of whole folders outside the window (the
-/// lake's registration has listed them and read their footers all the same). Partition folders are
+/// partition columns too, so that the scan reads nothing of whole folders outside the window
+/// (over a `date=` lake, `listing::window_listing` has not even listed them). Partition folders are
 /// taken to be the UTC date and hour of `TimeGenerated`.
 pub async fn apply_window(ctx: &SessionContext, lake: &Lake, window: TimeWindow) -> Result<()> {
     use datafusion::common::ScalarValue;

@@ -116,3 +116,130 @@ pub async fn declared_table(
     let (_, file, _) = super::fetch(table, cache, &default_http(quiet), &Limits::default()).await?;
     Ok(file)
 }
+
+/// Why an address is no place for a query file to fetch from over `scheme`, if it is not: over
+/// https, loopback, link-local (cloud metadata services) and unspecified addresses; over plain
+/// http, anything but a public address.
+fn refused_address(scheme: &str, ip: std::net::IpAddr) -> Option<&'static str> {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    let (loopback, link_local, unspecified, private) = match ip {
+        IpAddr::V4(a) => (
+            a.is_loopback(),
+            a.is_link_local(),
+            a.is_unspecified(),
+            a.is_private()
+                || a.is_broadcast()
+                || a.is_documentation()
+                || a.octets()[0] == 0
+                || (a.octets()[0] == 100 && (64..128).contains(&a.octets()[1])),
+        ),
+        IpAddr::V6(a) => (
+            a.is_loopback(),
+            a.is_unicast_link_local(),
+            a.is_unspecified(),
+            a.is_unique_local() || a.is_multicast(),
+        ),
+    };
+    if loopback {
+        Some("a loopback address")
+    } else if link_local {
+        Some("a link-local address (where cloud metadata services answer)")
+    } else if unspecified {
+        Some("an unspecified address")
+    } else if scheme == "http" && private {
+        Some("not a public address (plain http:// is allowed only to public ones)")
+    } else {
+        None
+    }
+}
+
+/// Whether a query file may make nethunt fetch `url` for one of its declared tables: only
+/// `https://` URLs, or `http://` ones at public addresses, and never loopback or link-local
+/// targets (names are resolved and every address checked). Local paths and `file:` URLs are
+/// refused too. The user lifts this with `--allow-local-tables`, or by giving the table on the
+/// command line (`--table NAME=...`, `--domains`).
+pub async fn check_declared_source(url: &str) -> std::result::Result<(), String> {
+    let parsed = match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u,
+        Ok(u) if u.scheme() == "file" => return Err("a file: URL".into()),
+        Ok(u) if u.cannot_be_a_base() || u.scheme().len() == 1 => {
+            return Err("a local path".into());
+        }
+        Ok(u) => {
+            return Err(format!(
+                "a {}: URL (only https:// and http:// are)",
+                u.scheme()
+            ));
+        }
+        Err(_) => return Err("a local path".into()),
+    };
+    let scheme = parsed.scheme().to_string();
+    let host = match parsed.host() {
+        Some(url::Host::Ipv4(a)) => return check_ips(&scheme, &[a.into()]),
+        Some(url::Host::Ipv6(a)) => return check_ips(&scheme, &[a.into()]),
+        Some(url::Host::Domain(d)) => d.to_string(),
+        None => return Err("a URL without a host".into()),
+    };
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    // Names are checked by what they resolve to ("localhost", or a name pointed at 127.0.0.1).
+    match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(addrs) => {
+            let ips: Vec<std::net::IpAddr> = addrs.map(|a| a.ip()).collect();
+            check_ips(&scheme, &ips)
+        }
+        // Unresolvable: the fetch itself fails with its own clear error.
+        Err(_) => Ok(()),
+    }
+}
+
+fn check_ips(scheme: &str, ips: &[std::net::IpAddr]) -> std::result::Result<(), String> {
+    match ips
+        .iter()
+        .find_map(|ip| refused_address(scheme, *ip).map(|why| (ip, why)))
+    {
+        Some((ip, why)) => Err(format!("{ip} is {why}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn what_query_files_may_fetch() {
+        for ok in [
+            "https://example.com/ti.csv",
+            "https://93.184.216.34/x.csv",
+            "https://10.1.2.3/internal.csv",
+            "http://93.184.216.34/x.csv",
+        ] {
+            assert_eq!(check_declared_source(ok).await, Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://169.254.169.254/latest/meta-data/", "link-local"),
+            ("https://169.254.169.254/x", "link-local"),
+            ("https://[fe80::1]/x", "link-local"),
+            ("http://127.0.0.1:8080/x", "loopback"),
+            ("https://[::1]/x", "loopback"),
+            ("https://[::ffff:127.0.0.1]/x", "loopback"),
+            ("https://localhost/x", "loopback"),
+            ("http://10.0.0.5/x", "not a public address"),
+            ("http://192.168.1.1/x", "not a public address"),
+            ("http://100.64.0.1/x", "not a public address"),
+            ("https://0.0.0.0/x", "unspecified"),
+            ("file:///etc/passwd", "file: URL"),
+            ("/etc/passwd", "local path"),
+            ("data/top1m-sample.csv", "local path"),
+            ("C:/lists/x.csv", "local path"),
+            ("s3://bucket/x.csv", "s3: URL"),
+        ] {
+            let e = check_declared_source(bad).await.unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

@@ -580,3 +580,69 @@ fn a_refresh_that_shrinks_the_list_is_held_aside() {
     let show = run_in(c, &["show", "uncommon_domains"]).stdout;
     assert!(show.contains("url = \"https://"), "{show}");
 }
+
+/// Issue 14, defect 4: a `[tables.X]` declaration in a --library file could make `run` fetch a
+/// local path or any URL (cloud metadata at 169.254.169.254 included), whose rows `batch --out`
+/// then writes out. Declared tables fetch only https://, or http:// at public addresses;
+/// anything else needs --allow-local-tables or the table on the command line.
+#[test]
+fn query_files_cannot_make_nethunt_read_local_sources() {
+    let server = Server::start(Box::new(|path, _, _| match path {
+        "/ti.csv" => Reply::Ok {
+            body: b"Ip,Score\n1.2.3.4,5\n5.6.7.8,9\n".to_vec(),
+            etag: None,
+            content_type: "text/csv",
+        },
+        _ => Reply::Status(404),
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    std::fs::create_dir_all(&library).unwrap();
+    let query = |url: &str| {
+        std::fs::write(
+            library.join("ti_hits.sql"),
+            format!(
+                "-- ---\n-- id = \"ti\"\n-- title = \"TI\"\n-- description = \"Indicators\"\n-- mitre = [\"T1071\"]\n-- severity = \"low\"\n-- [tables.ti]\n-- url = \"{url}\"\n-- columns = [\"Ip:string\", \"Score:int\"]\n-- ---\nSELECT count(*) AS n FROM ti\n"
+            ),
+        )
+        .unwrap();
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let lib = library.to_str().unwrap();
+    let run_ti = |extra: &[&str]| {
+        let mut args = vec!["run", "ti_hits", "--library", lib, "--format", "csv", "-q"];
+        args.extend_from_slice(extra);
+        run_in(cache.path(), &args)
+    };
+    let local = server.url("/ti.csv");
+    for (url, why) in [
+        (local.as_str(), "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/iam/", "link-local"),
+        ("/etc/passwd", "a local path"),
+        ("file:///etc/passwd", "a file: URL"),
+    ] {
+        query(url);
+        let o = run_ti(&[]);
+        assert_error(
+            &o,
+            &[
+                "table ti declared by query ti_hits",
+                why,
+                "--allow-local-tables",
+            ],
+        );
+        let o = run_ti(&["--offline"]);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+    }
+    assert_eq!(server.hits("/ti.csv"), 0, "nothing was fetched");
+    // The user's explicit word: the flag, or the table on the command line.
+    query(&local);
+    let o = run_ti(&["--allow-local-tables"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "n\n2\n"), "{}", o.stderr);
+    assert_eq!(server.hits("/ti.csv"), 1);
+    let csv = dir.path().join("ti.csv");
+    std::fs::write(&csv, "Ip,Score\n9.9.9.9,1\n").unwrap();
+    let table = format!("ti={}", csv.display());
+    let o = run_ti(&["--table", &table]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "n\n1\n"), "{}", o.stderr);
+}

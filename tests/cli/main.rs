@@ -8,6 +8,7 @@ mod architecture;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod fetch;
+mod fuzz;
 mod repl;
 mod s3;
 mod zeek;
@@ -71,6 +72,13 @@ impl From<std::process::Output> for Out {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+/// The rows of `sql` over the lake `data` (CSV, header first); the run must succeed.
+fn sql_rows(data: &str, sql: &str) -> Vec<Vec<String>> {
+    let o = run(&["sql", sql, "--data", data, "--format", "csv", "-q"]);
+    assert_eq!(o.code, 0, "{sql}: {}", o.stderr);
+    csv_rows(&o.stdout)
 }
 
 fn run(args: &[&str]) -> Out {
@@ -1084,18 +1092,11 @@ fn type_drift_across_files_is_widened() {
         ],
     );
     let q = "SELECT sum(SrcBytes) AS s, count(DISTINCT UrlHostname) AS h, count(*) AS n FROM NetworkSessions";
-    let o = run(&[
-        "sql",
-        q,
-        "--data",
-        lake.to_str().unwrap(),
-        "--format",
-        "csv",
-        "-q",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
     // 1 + 2 + 10000000000 + 20 + 30 + 400; a, b, c, d; 6 rows
-    assert_eq!(csv_rows(&o.stdout)[1], ["10000000453", "4", "6"]);
+    assert_eq!(
+        sql_rows(lake.to_str().unwrap(), q)[1],
+        ["10000000453", "4", "6"]
+    );
 
     write(
         "d.parquet",
@@ -1279,6 +1280,165 @@ fn a_panic_is_one_line_and_leaves_no_file() {
     );
     assert!(!o.stderr.contains("backtrace"), "{}", o.stderr);
     no_files_left(dir.path());
+}
+
+/// Issue 14, defect 6: `batch --resume` never checked that it resumed the same run. It now
+/// refuses another lake, window, format, query set or parameter, naming the difference; and
+/// `batch --param QUERY.NAME=VALUE` tunes one query, recorded in the manifest.
+#[test]
+fn batch_params_and_resume_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hunts");
+    let lake = sample_lake().display().to_string();
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "batch",
+            "--queries",
+            "non_standard_ports,uncommon_domains",
+            "--out",
+            out.to_str().unwrap(),
+            "--data",
+            &lake,
+            "--domains",
+            "data/top1m-sample.csv",
+            "-q",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let batch = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    };
+    let o = batch(base(&[
+        "-p",
+        "non_standard_ports.threshold=2",
+        "--from",
+        "2024-07-30",
+    ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let run_dir = PathBuf::from(o.stdout.trim());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("manifest.json")).unwrap()).unwrap();
+    let nsp = manifest["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["query"] == "non_standard_ports")
+        .unwrap();
+    assert_eq!(nsp["parameters"]["threshold"], "2");
+    // threshold 2 finds more sources than the default 5 on the sample
+    let default_rows = csv_rows(
+        &run(&[
+            "run",
+            "non_standard_ports",
+            "--format",
+            "csv",
+            "-q",
+            "--data",
+            &lake,
+        ])
+        .stdout,
+    )
+    .len()
+        - 1;
+    assert!(nsp["rows_out"].as_u64().unwrap() as usize > default_rows);
+    assert_eq!(
+        manifest["planned"],
+        serde_json::json!(["non_standard_ports", "uncommon_domains"])
+    );
+
+    let name = run_dir.file_name().unwrap().to_str().unwrap().to_string();
+    // The same run resumed: everything done, nothing differs.
+    let same = batch(base(&[
+        "-p",
+        "non_standard_ports.threshold=2",
+        "--from",
+        "2024-07-30",
+        "--resume",
+        &name,
+    ]));
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    // Each difference is refused and named.
+    for (extra, needles) in [
+        (
+            vec![
+                "-p",
+                "non_standard_ports.threshold=3",
+                "--from",
+                "2024-07-30",
+            ],
+            vec![
+                "parameter non_standard_ports.threshold differs",
+                "with 2",
+                "has 3",
+            ],
+        ),
+        (
+            vec![
+                "-p",
+                "non_standard_ports.threshold=2",
+                "--from",
+                "2024-07-31",
+            ],
+            vec![
+                "--from differs",
+                "2024-07-30T00:00:00Z",
+                "2024-07-31T00:00:00Z",
+            ],
+        ),
+        (
+            vec!["-p", "non_standard_ports.threshold=2"],
+            vec!["--from differs", "has none"],
+        ),
+        (
+            vec![
+                "-p",
+                "non_standard_ports.threshold=2",
+                "--from",
+                "2024-07-30",
+                "--format",
+                "csv",
+            ],
+            vec!["--format differs", "parquet", "csv"],
+        ),
+    ] {
+        let mut e = extra.clone();
+        e.extend(["--resume", name.as_str()]);
+        assert_error(&batch(base(&e)), &needles);
+    }
+    let mut other = base(&["--from", "2024-07-30", "--resume", &name]);
+    other[2] = "non_standard_ports".into();
+    assert_error(&batch(other), &["query set (--queries) differs"]);
+    let mut other_lake = base(&[
+        "-p",
+        "non_standard_ports.threshold=2",
+        "--from",
+        "2024-07-30",
+        "--resume",
+        &name,
+    ]);
+    other_lake[6] = format!("{lake}/date=2024-07-30");
+    assert_error(&batch(other_lake), &["the lake (--data) differs"]);
+
+    // Bad --param values name the parameter.
+    for (p, needles) in [
+        ("threshold=3", vec!["expected QUERY.NAME=VALUE"]),
+        ("nope.threshold=3", vec!["no query nope in this batch"]),
+        (
+            "non_standard_ports.nope=3",
+            vec!["'nope'", "unknown parameter"],
+        ),
+        (
+            "non_standard_ports.threshold=many",
+            vec!["'threshold'", "integer"],
+        ),
+    ] {
+        assert_error(&batch(base(&["-p", p])), &needles);
+    }
 }
 
 #[test]

@@ -78,7 +78,7 @@ impl S3 {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn bucket(&self, name: &str) -> PathBuf {
+    pub(crate) fn bucket(&self, name: &str) -> PathBuf {
         let p = self.root.path().join(name);
         std::fs::create_dir_all(&p).unwrap();
         p
@@ -314,8 +314,16 @@ fn from_to_prunes_partitions_and_row_groups_and_stats_show_it() {
         "csv",
     ]);
     assert_eq!(window.code, 0, "{}", window.stderr);
+    // Only the window's date= folder is listed (its totals are the window's), and in it 1 or 2
+    // of the 6 row groups are read.
     let (wf, wft, wr, wrt, wb, wbt) = scanned(&window.stderr);
-    assert_eq!((wf, wft, wrt, wbt), (1, 2, 12, bt));
+    assert_eq!((wf, wft, wrt), (1, 1, 6));
+    assert!(wbt * 2 < bt + bt / 10, "{wbt} of {bt}");
+    assert!(
+        window.stderr.contains("in the window's folders"),
+        "{}",
+        window.stderr
+    );
     assert!((1..=2).contains(&wr), "row groups read: {wr}");
     assert!(wb * 3 < b, "bytes: {wb} with the window vs {b} without");
 
@@ -920,4 +928,167 @@ fn server_gone_mid_run_fails_cleanly_and_leaves_no_partial_result() {
     ]);
     assert_error(&o, &["cannot reach the object store"]);
     no_files_left(dir.path());
+}
+
+/// A TCP relay in front of the S3 server that counts the HTTP requests passing through it:
+/// `LIST` (a GET of a bucket with `list-type`), `GET` (object reads) and the other methods.
+struct Relay {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Relay {
+    fn start(upstream: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
+                });
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    // Requests, one after another on a kept-alive connection: a head up to a
+                    // blank line, then Content-Length bytes of body.
+                    let mut buf: Vec<u8> = Vec::new();
+                    let mut chunk = [0u8; 64 * 1024];
+                    let mut body_left = 0usize;
+                    loop {
+                        let n = match c_read.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if s_write.write_all(&chunk[..n]).is_err() {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        loop {
+                            if body_left > 0 {
+                                let k = body_left.min(buf.len());
+                                buf.drain(..k);
+                                body_left -= k;
+                                if body_left > 0 {
+                                    break;
+                                }
+                            }
+                            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                                break;
+                            };
+                            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                            buf.drain(..end + 4);
+                            let line = head.lines().next().unwrap_or_default().to_string();
+                            body_left = head
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length")
+                                        .then(|| v.trim().parse().ok())?
+                                })
+                                .unwrap_or(0);
+                            seen.lock().unwrap().push(line);
+                        }
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Relay { port, requests }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// (LIST, GET of objects, others) since the last call.
+    fn take(&self) -> (usize, usize, usize) {
+        let lines = std::mem::take(&mut *self.requests.lock().unwrap());
+        let list = lines
+            .iter()
+            .filter(|l| l.starts_with("GET ") && l.contains("list-type"))
+            .count();
+        let get = lines
+            .iter()
+            .filter(|l| l.starts_with("GET ") && !l.contains("list-type"))
+            .count();
+        (list, get, lines.len() - list - get)
+    }
+}
+
+/// Issue 15, item 4: a one-day window over a 365-day lake lists only that day's folder and reads
+/// only its footers: O(1 day) of LIST and GET requests, counted by a relay in front of the S3
+/// server (the whole year costs a GET per file for the footers alone).
+#[test]
+fn a_one_day_window_over_a_year_costs_one_day_of_requests() {
+    let s3 = S3::start();
+    let lake = s3.bucket("lake").join("year");
+    let o = run(&[
+        "generate",
+        "--rows",
+        "36500",
+        "--days",
+        "365",
+        "--start",
+        "2024-01-01",
+        "--out",
+        lake.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(std::fs::read_dir(&lake).unwrap().count(), 365);
+    let relay = Relay::start(s3.port);
+    let ep = relay.endpoint();
+    let sql = "SELECT count(*) AS n, sum(DstPortNumber) AS s FROM NetworkSessions";
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "sql",
+            sql,
+            "--data",
+            "s3://lake/year/",
+            "--endpoint",
+            &ep,
+            "--format",
+            "csv",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let o = run_s3(&args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        (o.stdout, relay.take())
+    };
+    let (day, (list, get, other)) = query(&["--from", "2024-08-10", "--to", "2024-08-11"]);
+    eprintln!("one day of 365: {list} LIST, {get} GET, {other} other requests");
+    assert!(list <= 2, "LIST requests for one day: {list}");
+    assert!(get <= 6, "GET requests for one day: {get}");
+    assert_eq!(other, 0);
+    // The same rows as the explicit filter over the local copy.
+    let local = run(&[
+        "sql",
+        &format!(
+            "{sql} WHERE TimeGenerated >= TIMESTAMP '2024-08-10T00:00:00Z' AND TimeGenerated < TIMESTAMP '2024-08-11T00:00:00Z'"
+        ),
+        "--data",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    assert_eq!(day, local.stdout);
+    assert!(day.starts_with("n,s\n100,"), "{day}");
+    // A window past the lake's end reads one day's footers for the schema, and finds nothing.
+    let (none, (list, get, _)) = query(&["--from", "2026-01-01"]);
+    assert!(none.starts_with("n,s\n0,"), "{none}");
+    assert!(list <= 2 && get <= 4, "LIST {list}, GET {get}");
+    // The whole year: a footer per file at least.
+    let (_, (list, get, _)) = query(&[]);
+    eprintln!("the whole year: {list} LIST, {get} GET requests");
+    assert!(get >= 365, "GET requests for the year: {get}");
 }

@@ -424,20 +424,11 @@ fn escapes_before_multibyte_characters_are_kept() {
         lake.to_str().unwrap(),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = run(&[
-        "sql",
-        "SELECT NetworkApplicationProtocol FROM NetworkSessions ORDER BY TimeGenerated",
-        "--data",
+    let rows = sql_rows(
         lake.to_str().unwrap(),
-        "--format",
-        "csv",
-        "-q",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let mut got: Vec<String> = csv_rows(&o.stdout)[1..]
-        .iter()
-        .map(|r| r[0].clone())
-        .collect();
+        "SELECT NetworkApplicationProtocol FROM NetworkSessions",
+    );
+    let mut got: Vec<String> = rows[1..].iter().map(|r| r[0].clone()).collect();
     got.sort();
     assert_eq!(got, ["dn\\xaés", "http"]);
 }
@@ -455,17 +446,9 @@ fn importing_the_same_logs_again_is_a_no_op() {
     std::fs::write(p("other.log"), tsv_conn(&rows[..1])).unwrap();
     let lake = p("lake");
     let count = || {
-        let o = run(&[
-            "sql",
-            "SELECT count(*) FROM NetworkSessions",
-            "--data",
-            &lake,
-            "--format",
-            "csv",
-            "-q",
-        ]);
-        assert_eq!(o.code, 0, "{}", o.stderr);
-        csv_rows(&o.stdout)[1][0].parse::<usize>().unwrap()
+        sql_rows(&lake, "SELECT count(*) FROM NetworkSessions")[1][0]
+            .parse::<usize>()
+            .unwrap()
     };
     let first = run(&[
         "import",
