@@ -15,9 +15,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::array::{AsArray, BooleanArray};
 use arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -212,7 +212,7 @@ impl ScalarUDFImpl for Ipv4IsInRange {
             };
             let net = text.as_deref().and_then(parse_ipv4_net);
             return match (text, net) {
-                (None, _) | (Some(_), None) => null_bool_like(ip, args.number_rows),
+                (None, _) | (Some(_), None) => Ok(kernel::null_bool_like(ip, args.number_rows)),
                 (Some(_), Some(net)) => kernel::map_columnar::<BooleanBuilder>(
                     ip,
                     &kernel::bool_fn(move |s: &str| parse_ipv4_net(s).map(|n| net.contains(&n))),
@@ -232,31 +232,6 @@ impl ScalarUDFImpl for Ipv4IsInRange {
     }
     fn documentation(&self) -> Option<&Documentation> {
         Some(&IPV4_IS_IN_RANGE_DOC)
-    }
-}
-
-/// An all-NULL boolean result shaped like `like` (scalar stays scalar).
-fn null_bool_like(like: &ColumnarValue, rows: usize) -> Result<ColumnarValue> {
-    Ok(match like {
-        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(None)),
-        ColumnarValue::Array(_) => {
-            ColumnarValue::Array(arrow::array::new_null_array(&DataType::Boolean, rows))
-        }
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Ipv4IsInAnyRange {
-    signature: Signature,
-}
-
-impl Default for Ipv4IsInAnyRange {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
     }
 }
 
@@ -280,161 +255,23 @@ static IPV4_IS_IN_ANY_RANGE_DOC: LazyLock<Documentation> = LazyLock::new(|| {
 });
 
 /// The ranges of one row, parsed: `None` if any of them is NULL or invalid.
-fn parse_ranges<'a>(mut texts: impl Iterator<Item = Option<&'a str>>) -> Option<Vec<Ipv4Net>> {
-    texts.try_fold(Vec::new(), |mut acc, t| {
-        acc.push(parse_ipv4_net(t?)?);
-        Some(acc)
-    })
+fn parse_ranges(texts: &mut dyn Iterator<Item = Option<&str>>) -> Option<Vec<Ipv4Net>> {
+    texts.map(|t| parse_ipv4_net(t?)).collect()
 }
 
-fn in_any(ip: &str, ranges: &Option<Vec<Ipv4Net>>) -> Option<bool> {
+fn in_any(ip: &str, ranges: &[Ipv4Net]) -> Option<bool> {
     let net = parse_ipv4_net(ip)?;
-    let ranges = ranges.as_ref()?;
     Some(ranges.iter().any(|r| r.contains(&net)))
 }
 
-fn is_list(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
+/// The `ipv4_is_in_any_range(ip, range, ...)` / `(ip, ranges_array)` scalar function.
+pub fn ipv4_is_in_any_range_udf() -> ScalarUDF {
+    kernel::SetUdf::udf(
+        "ipv4_is_in_any_range",
+        &IPV4_IS_IN_ANY_RANGE_DOC,
+        parse_ranges,
+        |ip, ranges| in_any(ip, ranges),
     )
-}
-
-impl ScalarUDFImpl for Ipv4IsInAnyRange {
-    fn name(&self) -> &str {
-        "ipv4_is_in_any_range"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() < 2 {
-            return plan_err!(
-                "ipv4_is_in_any_range takes an address and at least one range, got {} argument(s)",
-                arg_types.len()
-            );
-        }
-        let ip = kernel::coerce_string(self.name(), 0, &arg_types[0])?;
-        if arg_types.len() == 2 && is_list(&arg_types[1]) {
-            // One array of ranges: normalise to List<Utf8>.
-            let item = match &arg_types[1] {
-                DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-                    f.data_type().clone()
-                }
-                _ => unreachable!(),
-            };
-            if !(kernel::is_string_like(&item) || item == DataType::Null) {
-                return plan_err!(
-                    "ipv4_is_in_any_range: the ranges array must hold strings, got {item}"
-                );
-            }
-            return Ok(vec![
-                ip,
-                DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
-                    DataType::Utf8,
-                    true,
-                ))),
-            ]);
-        }
-        let mut out = vec![ip];
-        for (i, t) in arg_types.iter().enumerate().skip(1) {
-            out.push(kernel::coerce_string(self.name(), i, t)?);
-        }
-        Ok(out)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let n = args.number_rows;
-        let ip = &args.args[0];
-        let rest = &args.args[1..];
-        let list_form = rest.len() == 1 && is_list(&rest[0].data_type());
-
-        // Fast path: all ranges constant -> parse once, then a unary kernel over the addresses.
-        if rest.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-            let ranges = if list_form {
-                let ColumnarValue::Scalar(s) = &rest[0] else {
-                    unreachable!()
-                };
-                let arr = s.to_array_of_size(1)?;
-                list_row_ranges(&arr, 0)?
-            } else {
-                let mut texts = Vec::with_capacity(rest.len());
-                for a in rest {
-                    let ColumnarValue::Scalar(s) = a else {
-                        unreachable!()
-                    };
-                    match kernel::scalar_str(s) {
-                        Some(t) => texts.push(t),
-                        None => return exec_err!("ipv4_is_in_any_range: ranges must be strings"),
-                    }
-                }
-                parse_ranges(texts.iter().map(|t| t.as_deref()))
-            };
-            if ranges.is_none() {
-                return null_bool_like(ip, n);
-            }
-            return kernel::map_columnar::<BooleanBuilder>(
-                ip,
-                &kernel::bool_fn(move |s: &str| in_any(s, &ranges)),
-            );
-        }
-
-        // Per-row ranges.
-        let ips = kernel::to_utf8(&ip.to_array(n)?)?;
-        let ips = ips.as_string::<i32>();
-        let mut out = Vec::with_capacity(n);
-        if list_form {
-            let lists = rest[0].to_array(n)?;
-            for row in 0..n {
-                let ranges = list_row_ranges(&lists, row)?;
-                out.push(if ips.is_null(row) {
-                    None
-                } else {
-                    in_any(ips.value(row), &ranges)
-                });
-            }
-        } else {
-            let cols = rest
-                .iter()
-                .map(|a| kernel::to_utf8(&a.to_array(n)?))
-                .collect::<Result<Vec<_>>>()?;
-            for row in 0..n {
-                let ranges = parse_ranges(cols.iter().map(|c| {
-                    let c = c.as_string::<i32>();
-                    (!c.is_null(row)).then(|| c.value(row))
-                }));
-                out.push(if ips.is_null(row) {
-                    None
-                } else {
-                    in_any(ips.value(row), &ranges)
-                });
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(out))))
-    }
-    fn documentation(&self) -> Option<&Documentation> {
-        Some(&IPV4_IS_IN_ANY_RANGE_DOC)
-    }
-}
-
-/// The parsed ranges of row `row` of a list array; `None` when the list is NULL or holds a NULL or
-/// invalid range.
-fn list_row_ranges(lists: &ArrayRef, row: usize) -> Result<Option<Vec<Ipv4Net>>> {
-    if lists.is_null(row) {
-        return Ok(None);
-    }
-    let values: ArrayRef = match lists.data_type() {
-        DataType::List(_) => lists.as_list::<i32>().value(row),
-        DataType::LargeList(_) => lists.as_list::<i64>().value(row),
-        DataType::FixedSizeList(_, _) => lists.as_fixed_size_list().value(row),
-        other => {
-            return exec_err!("ipv4_is_in_any_range: expected an array of ranges, got {other}");
-        }
-    };
-    let values = kernel::to_utf8(&values)?;
-    Ok(parse_ranges(values.as_string::<i32>().iter()))
 }
 
 #[cfg(test)]

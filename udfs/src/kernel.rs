@@ -239,3 +239,193 @@ impl<B: Sink + 'static> ScalarUDFImpl for UnaryStringUdf<B> {
         Some(self.doc)
     }
 }
+
+/// An all-NULL boolean result shaped like `like` (scalar stays scalar).
+pub(crate) fn null_bool_like(like: &ColumnarValue, rows: usize) -> ColumnarValue {
+    match like {
+        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::Boolean(None)),
+        ColumnarValue::Array(_) => ColumnarValue::Array(new_null_array(&DataType::Boolean, rows)),
+    }
+}
+
+fn is_list(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
+    )
+}
+
+/// One row's set, read by [`SetUdf::set`]: `None` makes the row NULL.
+type ReadSet<S> = for<'a> fn(&mut dyn Iterator<Item = Option<&'a str>>) -> Option<S>;
+
+/// A boolean function of a string and a set of strings, given either as further string
+/// arguments or as one array of strings (KQL's dynamic array): `ipv4_is_in_any_range`,
+/// `kql_has_any`, `kql_has_all`. `set` reads one row's set (`None`: the row is NULL); `test`
+/// answers for one non-null value against it. A constant set (the usual case) is read once.
+pub(crate) struct SetUdf<S: 'static> {
+    name: &'static str,
+    doc: &'static LazyLock<Documentation>,
+    set: ReadSet<S>,
+    test: fn(&str, &S) -> Option<bool>,
+    signature: Signature,
+}
+
+impl<S: Send + Sync + 'static> SetUdf<S> {
+    pub(crate) fn udf(
+        name: &'static str,
+        doc: &'static LazyLock<Documentation>,
+        set: ReadSet<S>,
+        test: fn(&str, &S) -> Option<bool>,
+    ) -> ScalarUDF {
+        ScalarUDF::new_from_impl(SetUdf {
+            name,
+            doc,
+            set,
+            test,
+            signature: Signature::user_defined(Volatility::Immutable),
+        })
+    }
+
+    /// The set of row `row` of a list array.
+    fn list_row(&self, lists: &ArrayRef, row: usize) -> Result<Option<S>> {
+        if lists.is_null(row) {
+            return Ok(None);
+        }
+        let values: ArrayRef = match lists.data_type() {
+            DataType::List(_) => lists.as_list::<i32>().value(row),
+            DataType::LargeList(_) => lists.as_list::<i64>().value(row),
+            DataType::FixedSizeList(_, _) => lists.as_fixed_size_list().value(row),
+            other => return exec_err!("{}: expected an array of strings, got {other}", self.name),
+        };
+        let values = to_utf8(&values)?;
+        Ok((self.set)(&mut values.as_string::<i32>().iter()))
+    }
+}
+
+impl<S> std::fmt::Debug for SetUdf<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetUdf").field("name", &self.name).finish()
+    }
+}
+
+// Identity is the function name.
+impl<S> PartialEq for SetUdf<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl<S> Eq for SetUdf<S> {}
+impl<S> std::hash::Hash for SetUdf<S> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl<S: Send + Sync + 'static> ScalarUDFImpl for SetUdf<S> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() < 2 {
+            return plan_err!(
+                "{} takes a value and at least one more string (or one array of them), got {} argument(s)",
+                self.name,
+                arg_types.len()
+            );
+        }
+        let value = coerce_string(self.name, 0, &arg_types[0])?;
+        if arg_types.len() == 2 && is_list(&arg_types[1]) {
+            // One array: normalised to List<Utf8>.
+            let item = match &arg_types[1] {
+                DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                    f.data_type().clone()
+                }
+                _ => unreachable!("is_list"),
+            };
+            if !(is_string_like(&item) || item == DataType::Null) {
+                return plan_err!("{}: the array must hold strings, got {item}", self.name);
+            }
+            return Ok(vec![
+                value,
+                DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+                    DataType::Utf8,
+                    true,
+                ))),
+            ]);
+        }
+        let mut out = vec![value];
+        for (i, t) in arg_types.iter().enumerate().skip(1) {
+            out.push(coerce_string(self.name, i, t)?);
+        }
+        Ok(out)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let value = &args.args[0];
+        let rest = &args.args[1..];
+        let list_form = rest.len() == 1 && is_list(&rest[0].data_type());
+
+        // Fast path: a constant set, read once, then a unary kernel over the values.
+        if rest.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            let set = if list_form {
+                let ColumnarValue::Scalar(s) = &rest[0] else {
+                    unreachable!("all scalars")
+                };
+                self.list_row(&s.to_array_of_size(1)?, 0)?
+            } else {
+                let mut texts = Vec::with_capacity(rest.len());
+                for a in rest {
+                    let ColumnarValue::Scalar(s) = a else {
+                        unreachable!("all scalars")
+                    };
+                    match scalar_str(s) {
+                        Some(t) => texts.push(t),
+                        None => return exec_err!("{}: arguments must be strings", self.name),
+                    }
+                }
+                (self.set)(&mut texts.iter().map(|t| t.as_deref()))
+            };
+            let Some(set) = set else {
+                return Ok(null_bool_like(value, n));
+            };
+            let test = self.test;
+            return map_columnar::<BooleanBuilder>(value, &|s, b| b.append_option(test(s, &set)));
+        }
+
+        // Per-row sets.
+        let values = to_utf8(&value.to_array(n)?)?;
+        let values = values.as_string::<i32>();
+        let cols = if list_form {
+            vec![rest[0].to_array(n)?]
+        } else {
+            rest.iter()
+                .map(|a| to_utf8(&a.to_array(n)?))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let mut out = BooleanBuilder::with_capacity(n);
+        for row in 0..n {
+            let set = if list_form {
+                self.list_row(&cols[0], row)?
+            } else {
+                (self.set)(&mut cols.iter().map(|c| {
+                    let c = c.as_string::<i32>();
+                    (!c.is_null(row)).then(|| c.value(row))
+                }))
+            };
+            out.append_option(match (values.is_null(row), set) {
+                (false, Some(set)) => (self.test)(values.value(row), &set),
+                _ => None,
+            });
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(self.doc)
+    }
+}

@@ -11,6 +11,8 @@
 //! | `second_level_domain(host)` | group 1 of `extract("([^.]*).{0,7}$", 1, host)`, without a regex |
 //! | `registered_domain(host)` | eTLD+1 from the Public Suffix List (ICANN section) |
 //! | `kql_endswith(text, suffix)` | KQL `endswith`: suffix test ignoring ASCII case only |
+//! | `kql_has(text, term)`, `kql_has_cs` | KQL `has` / `has_cs`: whole-term match |
+//! | `kql_has_any(text, term, ...)`, `kql_has_all` | KQL `has_any` / `has_all` (terms or one array) |
 //!
 //! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
 //! array; NULL in gives NULL out; no input makes it panic. Dictionary inputs are evaluated once per
@@ -38,7 +40,7 @@ pub mod text;
 
 pub use domain::{registered_domain, second_level_domain};
 pub use ip::{ipv4_is_in_range, ipv4_is_private, parse_ipv4, parse_ipv4_net};
-pub use text::kql_endswith;
+pub use text::{kql_endswith, kql_has, kql_has_all, kql_has_any, kql_has_cs};
 
 /// The documentation section all nethunt functions appear under.
 pub const DOC_SECTION: DocSection = DocSection {
@@ -52,10 +54,14 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
         Arc::new(ip::ipv4_is_private_udf()),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInRange::default())),
-        Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInAnyRange::default())),
+        Arc::new(ip::ipv4_is_in_any_range_udf()),
         Arc::new(domain::second_level_domain_udf()),
         Arc::new(domain::registered_domain_udf()),
         Arc::new(text::kql_endswith_udf()),
+        Arc::new(text::kql_has_udf()),
+        Arc::new(text::kql_has_cs_udf()),
+        Arc::new(text::kql_has_any_udf()),
+        Arc::new(text::kql_has_all_udf()),
     ]
 }
 

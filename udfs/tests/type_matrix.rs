@@ -229,6 +229,58 @@ async fn kql_endswith_all_types() {
 }
 
 #[tokio::test]
+async fn has_functions_all_types() {
+    let ctx = context().await;
+    for term in ["google", "CO", "", "10.1", "テスト", "2.3"] {
+        for (f, rust) in [
+            ("kql_has", nethunt_udfs::kql_has as fn(&str, &str) -> bool),
+            ("kql_has_cs", nethunt_udfs::kql_has_cs),
+        ] {
+            let want: Vec<Option<bool>> = INPUTS.iter().map(|v| v.map(|s| rust(s, term))).collect();
+            for c in COLS {
+                // constant term (fast path) and per-row term (slow path) must agree
+                let got =
+                    as_bools(&column_of(&ctx, &format!("SELECT {f}({c}, '{term}') FROM t")).await);
+                assert_eq!(got, want, "{f}, column {c}, term {term:?}");
+                let got = as_bools(
+                    &column_of(
+                        &ctx,
+                        &format!("SELECT {f}({c}, concat('{term}', left({c}, 0))) FROM t"),
+                    )
+                    .await,
+                );
+                assert_eq!(got, want, "{f}, column {c}, per-row term {term:?}");
+            }
+        }
+    }
+    let set = ["www".to_string(), "UK".to_string()];
+    for (f, rust) in [
+        (
+            "kql_has_any",
+            nethunt_udfs::kql_has_any as fn(&str, &[String]) -> bool,
+        ),
+        ("kql_has_all", nethunt_udfs::kql_has_all),
+    ] {
+        let want: Vec<Option<bool>> = INPUTS.iter().map(|v| v.map(|s| rust(s, &set))).collect();
+        for c in COLS {
+            for args in [
+                "'www', 'UK'".to_string(),
+                "['www', 'UK']".to_string(),
+                format!("concat('www', left({c}, 0)), 'UK'"),
+            ] {
+                let got =
+                    as_bools(&column_of(&ctx, &format!("SELECT {f}({c}, {args}) FROM t")).await);
+                assert_eq!(got, want, "{f}, column {c}, terms {args}");
+            }
+        }
+        // A NULL term, or a NULL array, makes the answer NULL.
+        let got =
+            as_bools(&column_of(&ctx, &format!("SELECT {f}(view, 'www', NULL) FROM t")).await);
+        assert!(got.iter().all(Option::is_none), "{f}");
+    }
+}
+
+#[tokio::test]
 async fn scalar_arguments_of_every_type() {
     let ctx = context().await;
     for ty in ["Utf8", "LargeUtf8", "Utf8View", "Dictionary(Int32, Utf8)"] {
@@ -276,6 +328,10 @@ async fn wrong_argument_types_are_plan_errors() {
         "SELECT kql_endswith('a', 1)",
         "SELECT ipv4_is_in_any_range('1.2.3.4')",
         "SELECT ipv4_is_in_any_range('1.2.3.4', [1, 2])",
+        "SELECT kql_has('a')",
+        "SELECT kql_has_cs('a', 1)",
+        "SELECT kql_has_any('a')",
+        "SELECT kql_has_all('a', [1])",
     ] {
         let err = match ctx.sql(sql).await {
             Err(e) => e.to_string(),
