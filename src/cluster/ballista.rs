@@ -208,11 +208,15 @@ pub async fn executor(args: ExecutorOptions, quiet: bool) -> Result<()> {
     };
 
     let mut functions = BallistaFunctionRegistry::default();
-    for f in nethunt_udfs::all_udfs()
-        .into_iter()
-        .filter(|_| args.with_functions)
-    {
-        functions.scalar_functions.insert(f.name().to_string(), f);
+    if args.with_functions {
+        for f in nethunt_udfs::all_udfs() {
+            functions.scalar_functions.insert(f.name().to_string(), f);
+        }
+        for f in nethunt_udfs::all_udafs() {
+            functions
+                .aggregate_functions
+                .insert(f.name().to_string(), f);
+        }
     }
     let store = Arc::new(StoreRegistry::new(args.store.clone()));
     let temp = work_dir.clone();

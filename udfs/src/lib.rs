@@ -13,6 +13,7 @@
 //! | `kql_endswith(text, suffix)` | KQL `endswith`: suffix test ignoring ASCII case only |
 //! | `kql_has(text, term)`, `kql_has_cs` | KQL `has` / `has_cs`: whole-term match |
 //! | `kql_has_any(text, term, ...)`, `kql_has_all` | KQL `has_any` / `has_all` (terms or one array) |
+//! | `make_set(x [, max])` (aggregate) | KQL `make_set`: distinct non-NULL values, first met, `[]` for none |
 //!
 //! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
 //! array; NULL in gives NULL out; no input makes it panic. Dictionary inputs are evaluated once per
@@ -30,9 +31,10 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{DocSection, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, DocSection, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub mod aggregate;
 pub mod domain;
 pub mod ip;
 mod kernel;
@@ -65,10 +67,18 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     ]
 }
 
+/// Every nethunt aggregate function.
+pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
+    vec![Arc::new(aggregate::make_set_udaf())]
+}
+
 /// Register every nethunt function on a `SessionContext`.
 pub fn register_all(ctx: &SessionContext) {
     for udf in all_udfs() {
         ctx.register_udf(udf.as_ref().clone());
+    }
+    for udaf in all_udafs() {
+        ctx.register_udaf(udaf.as_ref().clone());
     }
 }
 
@@ -77,6 +87,9 @@ pub fn register_all(ctx: &SessionContext) {
 pub fn register_all_in(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all_udfs() {
         registry.register_udf(udf)?;
+    }
+    for udaf in all_udafs() {
+        registry.register_udaf(udaf)?;
     }
     Ok(())
 }

@@ -351,4 +351,14 @@ async fn functions_are_documented() {
         assert!(doc.syntax_example.starts_with(udf.name()), "{}", udf.name());
         assert!(ctx.udf(udf.name()).is_ok(), "{} registered", udf.name());
     }
+    for udaf in nethunt_udfs::all_udafs() {
+        let doc = udaf.documentation().expect("documented");
+        assert!(doc.description.len() > 40, "{}", udaf.name());
+        assert!(
+            doc.syntax_example.starts_with(udaf.name()),
+            "{}",
+            udaf.name()
+        );
+        assert!(ctx.udaf(udaf.name()).is_ok(), "{} registered", udaf.name());
+    }
 }
