@@ -142,20 +142,148 @@ pub(crate) async fn expand_glob(
         .collect()
 }
 
-/// The files of a `date=YYYY-MM-DD/[hour=HH/]` lake under `root` whose folders overlap `window`,
-/// listing nothing else: one delimited LIST of `root` for its `date=` folders, then one LIST per
-/// day in the window (whose `hour=` folders outside the window are dropped). `None` when the
-/// window is unbounded or the lake is not laid out that way (files beside the folders, other
-/// folder names): then the whole lake is listed, as before. When no folder overlaps the window,
-/// the first day's files are returned, so that the table has a schema; the window's filter
-/// leaves none of their rows.
+/// The time a folder of a lake stands for, from its name and its parents': `date=YYYY-MM-DD`,
+/// `eventDay=YYYYMMDD` (Amazon Security Lake), `year=YYYY/month=MM/day=DD/hour=HH` (VPC Flow
+/// Logs' Parquet delivery) and bare `YYYY/MM/DD/HH` (their text delivery), each part in its
+/// place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TimeParts {
+    year: Option<i32>,
+    month: Option<u32>,
+    day: Option<u32>,
+    hour: Option<u32>,
+}
+
+impl TimeParts {
+    /// The parts of folder `name` inside a folder of `self`; `None` when it is no time folder.
+    fn child(self, name: &str) -> Option<TimeParts> {
+        let num = |v: &str,
+                   digits: std::ops::RangeInclusive<usize>,
+                   range: std::ops::RangeInclusive<u32>| {
+            { v.chars().all(|c| c.is_ascii_digit()) && digits.contains(&v.len()) }
+                .then(|| v.parse::<u32>().ok())
+                .flatten()
+                .filter(|n| range.contains(n))
+        };
+        let date = |y: &str, m: &str, d: &str| -> Option<TimeParts> {
+            let parts = TimeParts {
+                year: Some(num(y, 4..=4, 1..=9999)? as i32),
+                month: Some(num(m, 2..=2, 1..=12)?),
+                day: Some(num(d, 2..=2, 1..=31)?),
+                hour: None,
+            };
+            parts.start().map(|_| parts)
+        };
+        let (key, value) = match name.split_once('=') {
+            Some((k, v)) => (Some(k.to_ascii_lowercase()), v),
+            None => (None, name),
+        };
+        let fresh = self == TimeParts::default();
+        let out = match key.as_deref() {
+            Some("date") if fresh => date(value.get(..4)?, value.get(5..7)?, value.get(8..10)?)
+                .filter(|_| {
+                    value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-'
+                })?,
+            Some("eventday") if fresh && value.len() == 8 => {
+                date(&value[..4], &value[4..6], &value[6..8])?
+            }
+            Some("year") if fresh => TimeParts {
+                year: Some(num(value, 4..=4, 1..=9999)? as i32),
+                ..self
+            },
+            Some("month") if self.year.is_some() && self.month.is_none() => TimeParts {
+                month: Some(num(value, 1..=2, 1..=12)?),
+                ..self
+            },
+            Some("day") if self.month.is_some() && self.day.is_none() => TimeParts {
+                day: Some(num(value, 1..=2, 1..=31)?),
+                ..self
+            },
+            Some("hour") if self.day.is_some() && self.hour.is_none() => TimeParts {
+                hour: Some(num(value, 1..=2, 0..=23)?),
+                ..self
+            },
+            None if fresh => TimeParts {
+                year: Some(num(value, 4..=4, 1970..=2999)? as i32),
+                ..self
+            },
+            None if self.year.is_some() && self.month.is_none() => TimeParts {
+                month: Some(num(value, 2..=2, 1..=12)?),
+                ..self
+            },
+            None if self.month.is_some() && self.day.is_none() => TimeParts {
+                day: Some(num(value, 2..=2, 1..=31)?),
+                ..self
+            },
+            None if self.day.is_some() && self.hour.is_none() => TimeParts {
+                hour: Some(num(value, 2..=2, 0..=23)?),
+                ..self
+            },
+            _ => return None,
+        };
+        out.start().map(|_| out)
+    }
+
+    /// The first instant (µs, UTC) of the folder's time; `None` for an impossible date.
+    fn start(self) -> Option<i64> {
+        let d = chrono::NaiveDate::from_ymd_opt(
+            self.year?,
+            self.month.unwrap_or(1),
+            self.day.unwrap_or(1),
+        )?;
+        Some(
+            d.and_hms_opt(self.hour.unwrap_or(0), 0, 0)?
+                .and_utc()
+                .timestamp_micros(),
+        )
+    }
+
+    /// `[start, end)` of the folder's time, in µs, UTC.
+    fn interval(self) -> Option<(i64, i64)> {
+        let start = self.start()?;
+        let end = match (self.month, self.day, self.hour) {
+            (_, _, Some(_)) => start + 3_600_000_000,
+            (_, Some(_), None) => start + 86_400_000_000,
+            (Some(m), None, None) => TimeParts {
+                year: Some(self.year? + (m / 12) as i32),
+                month: Some(m % 12 + 1),
+                day: None,
+                hour: None,
+            }
+            .start()?,
+            (None, None, None) => TimeParts {
+                year: Some(self.year? + 1),
+                ..TimeParts::default()
+            }
+            .start()?,
+        };
+        Some((start, end))
+    }
+}
+
+/// Delimited LISTs a window walk makes before, having met no time folder, it lists the whole
+/// lake instead.
+const MAX_WALK: usize = 1_000;
+
+fn parquet_only(found: Vec<ObjectMeta>) -> impl Iterator<Item = ObjectMeta> {
+    found
+        .into_iter()
+        .filter(|m| m.location.as_ref().ends_with(".parquet"))
+}
+
+/// The files of the lake under `root` that the window's time folders hold, listing nothing
+/// else: folders are walked with delimited LISTs, a time folder outside the window is dropped,
+/// one wholly inside it is listed in one recursive LIST, one across its edge is walked into.
+/// Other folders (`region=`, `accountId=`, account ids) are walked through, and files beside
+/// folders are kept. `None` when the window is unbounded or the lake has no time folder (found
+/// within [`MAX_WALK`] LISTs): then the whole lake is listed, as before. When no file is in the window, the first time folder's
+/// files are returned, so that the table has a schema; the window's filter leaves none of
+/// their rows.
 pub(crate) async fn window_listing(
     store: &dyn ObjectStore,
     root: &object_store::path::Path,
     window: TimeWindow,
 ) -> std::result::Result<Option<Vec<ObjectMeta>>, String> {
-    const DAY_US: i64 = 86_400_000_000;
-    const HOUR_US: i64 = 3_600_000_000;
     if window.is_unbounded() {
         return Ok(None);
     }
@@ -163,75 +291,58 @@ pub(crate) async fn window_listing(
         window.from.unwrap_or(i64::MIN),
         window.to.unwrap_or(i64::MAX),
     );
-    let overlaps = |start: i64, len: i64| start < to && start.saturating_add(len) > from;
-    let top = store
-        .list_with_delimiter(Some(root))
-        .await
-        .map_err(|e| crate::error::explain(&e.to_string()))?;
-    if top
-        .objects
-        .iter()
-        .any(|o| o.location.as_ref().ends_with(".parquet"))
-    {
-        return Ok(None);
-    }
-    let mut days = Vec::new();
-    for p in &top.common_prefixes {
-        let Some(start) = p
-            .filename()
-            .and_then(|f| f.strip_prefix("date="))
-            .filter(|d| d.len() == 10)
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp_micros())
-        else {
+    let fail = |e: object_store::Error| crate::error::explain(&e.to_string());
+    let mut out: Vec<ObjectMeta> = Vec::new();
+    let mut first_dropped: Option<object_store::path::Path> = None;
+    let mut saw_time = false;
+    let mut pending = vec![(root.clone(), TimeParts::default())];
+    let mut lists = 0;
+    while let Some((dir, parts)) = pending.pop() {
+        // A lake of many folders and no time folder: one recursive listing is cheaper.
+        lists += 1;
+        if lists > MAX_WALK && !saw_time {
             return Ok(None);
-        };
-        days.push((start, p.clone()));
-    }
-    days.sort_by_key(|(start, _)| *start);
-    let Some(first) = days.first().cloned() else {
-        return Ok(None);
-    };
-    let mut chosen: Vec<(i64, object_store::path::Path)> = days
-        .into_iter()
-        .filter(|(start, _)| overlaps(*start, DAY_US))
-        .collect();
-    if chosen.is_empty() {
-        chosen.push(first);
-    }
-    let mut out = Vec::new();
-    for (start, day) in &chosen {
-        let files: Vec<ObjectMeta> = store
-            .list(Some(day))
-            .try_collect()
-            .await
-            .map_err(|e| crate::error::explain(&e.to_string()))?;
-        out.extend(files.into_iter().filter(|m| {
-            if !m.location.as_ref().ends_with(".parquet") {
-                return false;
+        }
+        let level = store.list_with_delimiter(Some(&dir)).await.map_err(fail)?;
+        out.extend(parquet_only(level.objects));
+        for folder in level.common_prefixes {
+            let name = folder.filename().unwrap_or_default();
+            let Some(child) = parts.child(name) else {
+                pending.push((folder, parts));
+                continue;
+            };
+            saw_time = true;
+            let Some((start, end)) = child.interval() else {
+                continue;
+            };
+            if end <= from || start >= to {
+                if first_dropped.as_ref().is_none_or(|f| folder < *f) {
+                    first_dropped = Some(folder);
+                }
+            } else if from <= start && end <= to {
+                let found: Vec<ObjectMeta> = store
+                    .list(Some(&folder))
+                    .try_collect()
+                    .await
+                    .map_err(fail)?;
+                out.extend(parquet_only(found));
+            } else {
+                pending.push((folder, child));
             }
-            // An hour= folder outside the window is left out (a day partly in the window).
-            let hour = m
-                .location
-                .parts()
-                .find_map(|p| p.as_ref().strip_prefix("hour=")?.parse::<i64>().ok())
-                .filter(|h| (0..24).contains(h));
-            hour.is_none_or(|h| overlaps(start + h * HOUR_US, HOUR_US))
-        }));
+        }
     }
-    if out.is_empty() {
-        // Every hour of the chosen days is outside the window: the first day, for the schema.
-        let files: Vec<ObjectMeta> = store
-            .list(Some(&chosen[0].1))
+    if !saw_time {
+        return Ok(None);
+    }
+    if out.is_empty()
+        && let Some(folder) = first_dropped
+    {
+        let found: Vec<ObjectMeta> = store
+            .list(Some(&folder))
             .try_collect()
             .await
-            .map_err(|e| crate::error::explain(&e.to_string()))?;
-        out.extend(
-            files
-                .into_iter()
-                .filter(|m| m.location.as_ref().ends_with(".parquet")),
-        );
+            .map_err(fail)?;
+        out.extend(parquet_only(found));
     }
     out.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(Some(out))
@@ -373,7 +484,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(names(got), ["lake/date=2024-07-29/hour=23/a.parquet"]);
-        // No window, or a lake of another layout: no opinion.
+        // No window: no opinion. A file beside the time folders cannot be pruned: it is kept.
         assert!(
             window_listing(&store, &root, TimeWindow::default())
                 .await
@@ -384,11 +495,118 @@ mod tests {
             .put(&"lake/loose.parquet".into(), b"x".to_vec().into())
             .await
             .unwrap();
+        let got = window_listing(&store, &root, window("2024-07-31", "2024-08-01"))
+            .await
+            .unwrap();
+        assert_eq!(
+            names(got),
+            [
+                "lake/date=2024-07-31/hour=08/a.parquet",
+                "lake/loose.parquet"
+            ]
+        );
+        // No time folder at all: the whole lake is listed, as before.
+        let plain = object_store::memory::InMemory::new();
+        plain
+            .put(&"lake/part=a/x.parquet".into(), b"x".to_vec().into())
+            .await
+            .unwrap();
         assert!(
-            window_listing(&store, &root, window("2024-07-30", "2024-07-31"))
+            window_listing(&plain, &root, window("2024-07-30", "2024-07-31"))
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    /// The other layouts the issue names: Security Lake's eventDay= under region=/accountId=,
+    /// VPC Flow Logs' year=/month=/day=/hour= Parquet and their bare YYYY/MM/DD text delivery.
+    #[tokio::test]
+    async fn window_listing_knows_every_layout() {
+        use object_store::ObjectStoreExt;
+        let store = object_store::memory::InMemory::new();
+        for f in [
+            "sl/region=us-east-1/accountId=1/eventDay=20240429/a.parquet",
+            "sl/region=us-east-1/accountId=1/eventDay=20240430/a.parquet",
+            "sl/region=eu-west-1/accountId=2/eventDay=20240429/b.parquet",
+            "sl/metadata/v1.metadata.json",
+            "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=04/day=29/hour=13/a.parquet",
+            "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=04/day=29/hour=14/a.parquet",
+            "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=05/day=01/hour=13/a.parquet",
+            "txt/AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/04/29/a.parquet",
+            "txt/AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/04/30/a.parquet",
+        ] {
+            store.put(&f.into(), b"x".to_vec().into()).await.unwrap();
+        }
+        let us = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let list = |root: &str, from: &str, to: &str| {
+            let store = &store;
+            let root: object_store::path::Path = root.into();
+            let window = TimeWindow {
+                from: Some(us(from)),
+                to: Some(us(to)),
+            };
+            async move {
+                window_listing(store, &root, window)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m.location.as_ref().to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            list("sl", "2024-04-29T00:00:00Z", "2024-04-30T00:00:00Z").await,
+            [
+                "sl/region=eu-west-1/accountId=2/eventDay=20240429/b.parquet",
+                "sl/region=us-east-1/accountId=1/eventDay=20240429/a.parquet"
+            ]
+        );
+        assert_eq!(
+            list("vpc", "2024-04-29T14:30:00Z", "2024-04-29T15:00:00Z").await,
+            [
+                "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=04/day=29/hour=14/a.parquet"
+            ]
+        );
+        assert_eq!(
+            list("vpc", "2024-04-30T00:00:00Z", "2024-06-01T00:00:00Z").await,
+            [
+                "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=05/day=01/hour=13/a.parquet"
+            ]
+        );
+        assert_eq!(
+            list("txt", "2024-04-30T06:00:00Z", "2024-04-30T07:00:00Z").await,
+            ["txt/AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/04/30/a.parquet"]
+        );
+    }
+
+    #[test]
+    fn time_folder_names() {
+        let root = TimeParts::default();
+        let y = root.child("year=2024").unwrap();
+        assert_eq!(y.interval().map(|(s, e)| e - s), Some(366 * 86_400_000_000));
+        let m = y.child("month=12").unwrap();
+        assert_eq!(m.interval().map(|(s, e)| e - s), Some(31 * 86_400_000_000));
+        assert!(root.child("date=2024-02-30").is_none());
+        assert!(root.child("date=2024-2-3").is_none());
+        assert!(root.child("eventDay=2024043").is_none());
+        assert!(
+            root.child("month=04").is_none(),
+            "a month needs a year above it"
+        );
+        assert!(root.child("123456789012").is_none());
+        assert!(root.child("us-east-1").is_none());
+        assert!(y.child("hour=03").is_none());
+        assert_eq!(
+            root.child("2024")
+                .and_then(|p| p.child("04"))
+                .and_then(|p| p.child("31")),
+            None
         );
     }
 
