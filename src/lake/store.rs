@@ -14,10 +14,11 @@ use std::time::Duration;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::aws::AmazonS3Builder;
+use object_store::aws::AwsCredential;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientOptions, CredentialProvider, ObjectStore, RetryConfig};
 use url::Url;
 
 use crate::error::add_secret;
@@ -109,16 +110,6 @@ pub fn is_url(s: &str) -> bool {
     })
 }
 
-/// Credentials and region of one profile in the AWS shared files (`~/.aws/credentials`,
-/// `~/.aws/config`, or `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`).
-#[derive(Default)]
-struct Profile {
-    access_key_id: Option<String>,
-    secret_access_key: Option<String>,
-    session_token: Option<String>,
-    region: Option<String>,
-}
-
 /// `[section]` → key → value of an INI file (AWS's dialect: `#`/`;` comments, `key = value`).
 pub fn parse_ini(text: &str) -> HashMap<String, HashMap<String, String>> {
     let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
@@ -148,50 +139,123 @@ fn aws_file(var: &str, name: &str) -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".aws").join(name))
 }
 
-/// Read profile `name`. `Ok(None)` when neither file mentions it.
-fn load_profile(name: &str) -> std::result::Result<Option<Profile>, String> {
-    let mut found = false;
-    let mut p = Profile::default();
+/// The sections of profile `name` in the shared files: `[name]` of the credentials file,
+/// `[profile name]` (or `[default]`) of the config file. Only whether it exists and its
+/// `region` are read here; credentials come from the AWS SDK ([`SdkCredentials`]).
+fn profile_sections(name: &str) -> Vec<HashMap<String, String>> {
+    let mut out = Vec::new();
     if let Some(path) = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
         && let Ok(text) = std::fs::read_to_string(&path)
         && let Some(sec) = parse_ini(&text).remove(name)
     {
-        found = true;
-        p.access_key_id = sec.get("aws_access_key_id").cloned();
-        p.secret_access_key = sec.get("aws_secret_access_key").cloned();
-        p.session_token = sec.get("aws_session_token").cloned();
-        p.region = sec.get("region").cloned();
+        out.push(sec);
     }
     if let Some(path) = aws_file("AWS_CONFIG_FILE", "config")
         && let Ok(text) = std::fs::read_to_string(&path)
     {
-        let mut ini = parse_ini(&text);
         let key = if name == "default" {
             "default".to_string()
         } else {
             format!("profile {name}")
         };
-        if let Some(sec) = ini.remove(&key) {
-            found = true;
-            if p.region.is_none() {
-                p.region = sec.get("region").cloned();
-            }
-            if p.access_key_id.is_none() {
-                p.access_key_id = sec.get("aws_access_key_id").cloned();
-                p.secret_access_key = sec.get("aws_secret_access_key").cloned();
-                p.session_token = sec.get("aws_session_token").cloned();
-            }
+        if let Some(sec) = parse_ini(&text).remove(&key) {
+            out.push(sec);
         }
     }
-    if !found {
-        return Ok(None);
+    out
+}
+
+/// AWS credentials from the AWS SDK for Rust (`aws-config`), as the AWS CLI finds them: the
+/// profile named with `--profile` alone (static keys, SSO, `role_arn` + `source_profile`,
+/// `credential_process`, web identity), else the default chain (environment, `AWS_PROFILE` or
+/// the default profile, web identity, container credentials, instance metadata). A credential
+/// is kept until five minutes before it expires, so long batch runs get fresh ones. Every
+/// secret it hands out is recorded for redaction.
+struct SdkCredentials {
+    profile: Option<String>,
+    provider: tokio::sync::OnceCell<aws_credential_types::provider::SharedCredentialsProvider>,
+    cached: std::sync::Mutex<Option<(Arc<AwsCredential>, Option<std::time::SystemTime>)>>,
+}
+
+impl std::fmt::Debug for SdkCredentials {
+    // No key or token may be printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdkCredentials")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
     }
-    if p.access_key_id.is_some() != p.secret_access_key.is_some() {
-        return Err(format!(
-            "AWS profile '{name}' has only one of aws_access_key_id and aws_secret_access_key"
-        ));
+}
+
+/// A failure of the SDK's credential providers, as one line with its causes.
+#[derive(Debug)]
+struct CredentialsError(String);
+
+impl std::fmt::Display for CredentialsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    Ok(Some(p))
+}
+
+impl std::error::Error for CredentialsError {}
+
+#[async_trait::async_trait]
+impl CredentialProvider for SdkCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+        let fresh_until = std::time::SystemTime::now() + Duration::from_secs(300);
+        if let Some((c, expiry)) = self
+            .cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            && expiry.is_none_or(|e| e > fresh_until)
+        {
+            return Ok(c.clone());
+        }
+        let provider = self
+            .provider
+            .get_or_init(|| async {
+                match &self.profile {
+                    Some(p) => SharedCredentialsProvider::new(
+                        aws_config::profile::ProfileFileCredentialsProvider::builder()
+                            .profile_name(p)
+                            .build(),
+                    ),
+                    None => SharedCredentialsProvider::new(
+                        aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                            .build()
+                            .await,
+                    ),
+                }
+            })
+            .await;
+        let c = provider.provide_credentials().await.map_err(|e| {
+            let mut msg = format!("AWS credentials: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                msg.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(CredentialsError(msg)),
+            }
+        })?;
+        add_secret(c.secret_access_key());
+        if let Some(t) = c.session_token() {
+            add_secret(t);
+        }
+        let credential = Arc::new(AwsCredential {
+            key_id: c.access_key_id().to_string(),
+            secret_key: c.secret_access_key().to_string(),
+            token: c.session_token().map(str::to_string),
+        });
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((credential.clone(), c.expiry()));
+        Ok(credential)
+    }
 }
 
 fn env_nonempty(k: &str) -> Option<String> {
@@ -222,15 +286,8 @@ fn build_s3(url: &Url, o: &StoreOptions) -> std::result::Result<Arc<dyn ObjectSt
         .with_bucket_name(bucket)
         .with_client_options(o.client())
         .with_retry(o.retry());
-    // Credentials, in the AWS CLI's order: --access-key-id, --profile, the environment, then
-    // AWS_PROFILE / the default profile of the shared files; else object_store's chain (web
-    // identity, container credentials, instance metadata).
-    let env_keys = env_nonempty("AWS_ACCESS_KEY_ID").is_some();
-    let profile_name = o
-        .profile
-        .clone()
-        .or_else(|| (!env_keys).then(|| env_nonempty("AWS_PROFILE")).flatten())
-        .or_else(|| (!env_keys).then(|| "default".to_string()));
+    // Credentials: --access-key-id/--secret-access-key as given, else the AWS SDK's providers
+    // (SdkCredentials), in the AWS CLI's order.
     let mut region = o.region.clone();
     if o.anonymous {
         b = b.with_skip_signature(true);
@@ -239,28 +296,25 @@ fn build_s3(url: &Url, o: &StoreOptions) -> std::result::Result<Arc<dyn ObjectSt
         if let Some(t) = &o.session_token {
             b = b.with_token(t);
         }
-    } else if let Some(name) = &profile_name {
-        match load_profile(name)? {
-            Some(p) => {
-                if let (Some(k), Some(s)) = (&p.access_key_id, &p.secret_access_key) {
-                    add_secret(s);
-                    b = b.with_access_key_id(k).with_secret_access_key(s);
-                    if let Some(t) = &p.session_token {
-                        add_secret(t);
-                        b = b.with_token(t);
-                    }
-                }
-                if region.is_none() && env_nonempty("AWS_REGION").is_none() {
-                    region = p.region.clone();
-                }
-            }
-            None if o.profile.is_some() || env_nonempty("AWS_PROFILE").is_some() => {
-                return Err(format!(
-                    "AWS profile '{name}' not found in ~/.aws/credentials or ~/.aws/config"
-                ));
-            }
-            None => {}
+    } else {
+        // A profile the user named must exist; the SDK would only say so at the first request.
+        let named = o.profile.clone().or_else(|| env_nonempty("AWS_PROFILE"));
+        let sections = profile_sections(named.as_deref().unwrap_or("default"));
+        if let Some(name) = &named
+            && sections.is_empty()
+        {
+            return Err(format!(
+                "AWS profile '{name}' not found in ~/.aws/credentials or ~/.aws/config"
+            ));
         }
+        if region.is_none() && env_nonempty("AWS_REGION").is_none() {
+            region = sections.iter().find_map(|s| s.get("region").cloned());
+        }
+        b = b.with_credentials(Arc::new(SdkCredentials {
+            profile: o.profile.clone(),
+            provider: tokio::sync::OnceCell::new(),
+            cached: std::sync::Mutex::new(None),
+        }));
     }
     if let Some(r) = region {
         b = b.with_region(r);

@@ -1092,3 +1092,63 @@ fn a_one_day_window_over_a_year_costs_one_day_of_requests() {
     eprintln!("the whole year: {list} LIST, {get} GET requests");
     assert!(get >= 365, "GET requests for the year: {get}");
 }
+
+/// Issue 15, item 5: AWS credentials through the AWS SDK's providers. A `credential_process`
+/// profile (a script printing the keys, as `aws configure export-credentials` does; the
+/// hand-written profile reader ignored such profiles) reads the lake on the local S3 server.
+/// The credential is fetched once per run, not once per request, and its secret never printed;
+/// a process that fails is a clear error.
+#[test]
+fn credential_process_profile_through_the_sdk() {
+    let s3 = S3::start();
+    s3.load(&sample_lake(), "lake", "l");
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    let script = dir.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho call >> '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"{KEY}\", \"SecretAccessKey\": \"{SECRET}\"}}'\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile proc]\ncredential_process = {}\nregion = us-east-1\n\n[profile broken]\ncredential_process = /bin/false\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let go = |profile: &str| -> Out {
+        nethunt()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .args([
+                "sql",
+                "SELECT count(*) AS n, sum(SrcBytes) AS b FROM NetworkSessions",
+            ])
+            .args(["--data", "s3://lake/l/", "--endpoint", &s3.endpoint()])
+            .args(["--profile", profile, "--format", "csv", "-q"])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let ok = go("proc");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.starts_with("n,b\n30000,"), "{}", ok.stdout);
+    assert!(!ok.stdout.contains(SECRET) && !ok.stderr.contains(SECRET));
+    let runs = std::fs::read_to_string(&calls).unwrap().lines().count();
+    assert_eq!(
+        runs, 1,
+        "the credential process ran {runs} times in one run"
+    );
+    let broken = go("broken");
+    assert_error(&broken, &["s3://lake/l/", "credential"]);
+}
