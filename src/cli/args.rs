@@ -260,7 +260,7 @@ pub struct TableArgs {
     #[arg(long)]
     pub allow_local_tables: bool,
 
-    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); only the date=/hour= folders of the window are listed, and Parquet row groups outside it are skipped; also binds a query's $start
+    /// Only sessions with TimeGenerated at or after TIME (2024-07-30, 2024-07-30T08:00:00Z, ...); only the time folders of the window (date=, hour=, eventDay=, year=/month=/day=, YYYY/MM/DD) are listed, and Parquet row groups outside it are skipped; also binds a query's $start
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
 

@@ -416,11 +416,46 @@ mod tests {
         );
     }
 
+    /// An in-memory store holding `files` (one byte each).
+    async fn memory_store(files: &[&str]) -> object_store::memory::InMemory {
+        use object_store::ObjectStoreExt;
+        let store = object_store::memory::InMemory::new();
+        for f in files {
+            store.put(&(*f).into(), b"x".to_vec().into()).await.unwrap();
+        }
+        store
+    }
+
+    /// Microseconds of an RFC 3339 instant, or of midnight UTC of a YYYY-MM-DD day.
+    fn micros(t: &str) -> i64 {
+        let t = if t.len() == 10 {
+            format!("{t}T00:00:00Z")
+        } else {
+            t.to_string()
+        };
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    fn names(v: Option<Vec<ObjectMeta>>) -> Vec<String> {
+        v.unwrap()
+            .iter()
+            .map(|m| m.location.as_ref().to_string())
+            .collect()
+    }
+
+    fn window(from: &str, to: &str) -> TimeWindow {
+        TimeWindow {
+            from: Some(micros(from)),
+            to: Some(micros(to)),
+        }
+    }
+
     #[tokio::test]
     async fn window_listing_takes_only_the_window_folders() {
         use object_store::ObjectStoreExt;
-        let store = object_store::memory::InMemory::new();
-        for f in [
+        let store = memory_store(&[
             "lake/date=2024-07-29/hour=23/a.parquet",
             "lake/date=2024-07-30/hour=00/a.parquet",
             "lake/date=2024-07-30/hour=07/a.parquet",
@@ -428,30 +463,9 @@ mod tests {
             "lake/date=2024-07-30/hour=09/a.parquet",
             "lake/date=2024-07-31/hour=08/a.parquet",
             "lake/date=2024-07-30/hour=08/notes.txt",
-        ] {
-            store.put(&f.into(), b"x".to_vec().into()).await.unwrap();
-        }
+        ])
+        .await;
         let root: object_store::path::Path = "lake".into();
-        let us = |t: &str| {
-            let t = if t.len() == 10 {
-                format!("{t}T00:00:00Z")
-            } else {
-                t.to_string()
-            };
-            chrono::DateTime::parse_from_rfc3339(&t)
-                .unwrap()
-                .timestamp_micros()
-        };
-        let names = |v: Option<Vec<ObjectMeta>>| -> Vec<String> {
-            v.unwrap()
-                .iter()
-                .map(|m| m.location.as_ref().to_string())
-                .collect()
-        };
-        let window = |from: &str, to: &str| TimeWindow {
-            from: Some(us(from)),
-            to: Some(us(to)),
-        };
         // 07:30 to 09:00 on the 30th: hours 07 and 08 of one day.
         let got = window_listing(
             &store,
@@ -472,7 +486,7 @@ mod tests {
             &store,
             &root,
             TimeWindow {
-                from: Some(us("2024-07-31")),
+                from: Some(micros("2024-07-31")),
                 to: None,
             },
         )
@@ -523,9 +537,7 @@ mod tests {
     /// VPC Flow Logs' year=/month=/day=/hour= Parquet and their bare YYYY/MM/DD text delivery.
     #[tokio::test]
     async fn window_listing_knows_every_layout() {
-        use object_store::ObjectStoreExt;
-        let store = object_store::memory::InMemory::new();
-        for f in [
+        let store = memory_store(&[
             "sl/region=us-east-1/accountId=1/eventDay=20240429/a.parquet",
             "sl/region=us-east-1/accountId=1/eventDay=20240430/a.parquet",
             "sl/region=eu-west-1/accountId=2/eventDay=20240429/b.parquet",
@@ -535,30 +547,13 @@ mod tests {
             "vpc/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=05/day=01/hour=13/a.parquet",
             "txt/AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/04/29/a.parquet",
             "txt/AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/04/30/a.parquet",
-        ] {
-            store.put(&f.into(), b"x".to_vec().into()).await.unwrap();
-        }
-        let us = |t: &str| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .unwrap()
-                .timestamp_micros()
-        };
+        ])
+        .await;
         let list = |root: &str, from: &str, to: &str| {
             let store = &store;
             let root: object_store::path::Path = root.into();
-            let window = TimeWindow {
-                from: Some(us(from)),
-                to: Some(us(to)),
-            };
-            async move {
-                window_listing(store, &root, window)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .iter()
-                    .map(|m| m.location.as_ref().to_string())
-                    .collect::<Vec<_>>()
-            }
+            let w = window(from, to);
+            async move { names(window_listing(store, &root, w).await.unwrap()) }
         };
         assert_eq!(
             list("sl", "2024-04-29T00:00:00Z", "2024-04-30T00:00:00Z").await,

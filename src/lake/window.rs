@@ -35,7 +35,7 @@ fn utc_date_hour(us: i64) -> (String, u32) {
 /// scan with a filter on `TimeGenerated` (which prunes row groups by their statistics) and, when
 /// every file of the lake sits under `date=YYYY-MM-DD/` (and `hour=H/`) folders, on those
 /// partition columns too, so that the scan reads nothing of whole folders outside the window
-/// (over a `date=` lake, `listing::window_listing` has not even listed them). Partition folders are
+/// (over a lake of time folders, `listing::window_listing` has not even listed them). Partition folders are
 /// taken to be the UTC date and hour of `TimeGenerated`.
 pub async fn apply_window(ctx: &SessionContext, lake: &Lake, window: TimeWindow) -> Result<()> {
     use datafusion::common::ScalarValue;
