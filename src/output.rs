@@ -332,8 +332,9 @@ pub fn remove_pending() {
     }
 }
 
-/// `create_dir_all(dir)`, remembering each folder it makes so that an interrupted run removes
-/// them again while they are empty. [`MadeFolders::keep`] forgets them once the output is in.
+/// `create_dir_all(dir)`, remembering each folder it makes so that a run interrupted while the
+/// returned guard lives removes them again if they are still empty. Keep the guard until the
+/// output in them is committed; dropping it forgets them.
 pub fn make_folders(dir: &Path) -> std::io::Result<MadeFolders> {
     let mut missing = Vec::new();
     let mut d = Some(dir);
@@ -352,11 +353,6 @@ pub fn make_folders(dir: &Path) -> std::io::Result<MadeFolders> {
 /// Folders [`make_folders`] made.
 #[derive(Debug, Default)]
 pub struct MadeFolders(Vec<PathBuf>);
-
-impl MadeFolders {
-    /// The output is complete: an interrupt from now on leaves the folders.
-    pub fn keep(self) {}
-}
 
 impl Drop for MadeFolders {
     fn drop(&mut self) {

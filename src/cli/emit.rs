@@ -18,7 +18,7 @@ use crate::lake::scan::ScanMetrics;
 use crate::output::{self, Format};
 
 /// What happened: rows written, and what the scan read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Written {
     /// All rows, unless the reader of stdout left early (see `complete`).
     pub rows: usize,

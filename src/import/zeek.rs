@@ -627,7 +627,8 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
         done.files
             .push(file.commit().map_err(|e| out_err(&path, e))?);
     }
-    made.into_iter().for_each(crate::output::MadeFolders::keep);
+    // The files are in place: the folders they are in stay (the guards go).
+    drop(made);
     Ok(done)
 }
 

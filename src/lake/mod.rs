@@ -153,10 +153,9 @@ pub async fn register_sessions(
     let state = ctx.state();
     let is_dir = !is_glob && url.is_collection();
     let ext = if is_dir { ".parquet" } else { "" };
-    let mut metas: Vec<object_store::ObjectMeta> = Vec::new();
-    // With a window over a date= lake, only the window's folders are listed and only their
-    // footers read; DataFusion's list-files cache gets that listing, so the scan lists nothing
-    // more either.
+    // With a window over a lake of time folders, only the window's folders are listed and only
+    // their footers read; DataFusion's list-files cache gets that listing, so the scan lists
+    // nothing more either.
     let windowed = if is_dir {
         listing::window_listing(store.as_ref(), url.prefix(), window)
             .await
@@ -164,30 +163,38 @@ pub async fn register_sessions(
     } else {
         None
     };
-    if let Some(found) = &windowed
-        && let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache()
-    {
-        use datafusion::execution::cache::{TableScopedPath, cache_manager::CachedFileList};
-        cache.put(
-            &TableScopedPath {
-                table: url.get_table_ref().clone(),
-                path: url.prefix().clone(),
-            },
-            CachedFileList::new(found.clone()),
-        );
-    }
-    for u in urls.iter().filter(|_| windowed.is_none()) {
-        let found: Vec<object_store::ObjectMeta> = u
-            .list_all_files(&state, store.as_ref(), ext)
-            .await
-            .map_err(|e| fail(crate::error::one_line(&e)))?
-            .try_collect()
-            .await
-            .map_err(|e| fail(crate::error::one_line(&e)))?;
-        metas.extend(found);
-    }
     let listed_window = windowed.is_some();
-    metas.extend(windowed.into_iter().flatten());
+    let mut metas: Vec<object_store::ObjectMeta> = match windowed {
+        Some(found) => {
+            if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+                use datafusion::execution::cache::{
+                    TableScopedPath, cache_manager::CachedFileList,
+                };
+                cache.put(
+                    &TableScopedPath {
+                        table: url.get_table_ref().clone(),
+                        path: url.prefix().clone(),
+                    },
+                    CachedFileList::new(found.clone()),
+                );
+            }
+            found
+        }
+        None => {
+            let mut all = Vec::new();
+            for u in &urls {
+                let found: Vec<object_store::ObjectMeta> = u
+                    .list_all_files(&state, store.as_ref(), ext)
+                    .await
+                    .map_err(|e| fail(crate::error::one_line(&e)))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| fail(crate::error::one_line(&e)))?;
+                all.extend(found);
+            }
+            all
+        }
+    };
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     if metas.is_empty() {
         return Err(fail(if is_dir {

@@ -300,8 +300,12 @@ pub async fn fetch(
     let dir = table_dir(root, &table.name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| fail(format!("cache folder {}: {e}", dir.display())))?;
-    let prev = cached(root, &table.name)
-        .filter(|(m, _)| &m.url == url && m.zip_pattern == table.zip_pattern);
+    // The list in use from this source: the base of a conditional GET (same zip pattern) and
+    // what a refresh is compared with.
+    let current = cached(root, &table.name).filter(|(m, _)| &m.url == url);
+    let prev = current
+        .clone()
+        .filter(|(m, _)| m.zip_pattern == table.zip_pattern);
 
     let body = if is_remote(url) {
         download(url, prev.as_ref().map(|(m, _)| m), limits, http).await?
@@ -342,7 +346,6 @@ pub async fn fetch(
             let now = now_rfc3339();
             // A refresh (the same source as the list in use) that shrinks it drastically is held
             // aside; a new source is the user's explicit choice and replaces the list.
-            let current = cached(root, &table.name).filter(|(m, _)| &m.url == url);
             let held = current
                 .as_ref()
                 .is_some_and(|(m, _)| drastic(m.rows, batch.num_rows()));

@@ -1353,14 +1353,15 @@ fn batch_params_and_resume_checks() {
 
     let name = run_dir.file_name().unwrap().to_str().unwrap().to_string();
     // The same run resumed: everything done, nothing differs.
-    let same = batch(base(&[
+    let resumed = [
         "-p",
         "non_standard_ports.threshold=2",
         "--from",
         "2024-07-30",
         "--resume",
         &name,
-    ]));
+    ];
+    let same = batch(base(&resumed));
     assert_eq!(same.code, 0, "{}", same.stderr);
     // Each difference is refused and named.
     for (extra, needles) in [
@@ -1413,14 +1414,7 @@ fn batch_params_and_resume_checks() {
     let mut other = base(&["--from", "2024-07-30", "--resume", &name]);
     other[2] = "non_standard_ports".into();
     assert_error(&batch(other), &["query set (--queries) differs"]);
-    let mut other_lake = base(&[
-        "-p",
-        "non_standard_ports.threshold=2",
-        "--from",
-        "2024-07-30",
-        "--resume",
-        &name,
-    ]);
+    let mut other_lake = base(&resumed);
     other_lake[6] = format!("{lake}/date=2024-07-30");
     assert_error(&batch(other_lake), &["the lake (--data) differs"]);
 
