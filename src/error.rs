@@ -96,6 +96,8 @@ pub fn one_line(e: &DataFusionError) -> String {
         DataFusionError::ParquetError(p) => p.to_string(),
         DataFusionError::ObjectStore(o) => o.to_string(),
         DataFusionError::IoError(io) => io.to_string(),
+        // nethunt's own errors raised inside a scan (a text log's bad line) say it all.
+        DataFusionError::External(e) => e.to_string(),
         other => other.to_string(),
     };
     missing_function(&text)

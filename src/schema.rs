@@ -192,6 +192,13 @@ pub fn family(col: &str) -> Option<Family> {
     kind(col).map(Kind::family)
 }
 
+/// Every ASIM column nethunt knows, with its canonical type, in the order of a written lake.
+pub fn columns() -> impl Iterator<Item = Field> {
+    COLUMNS
+        .iter()
+        .map(|(n, k)| Field::new(*n, k.data_type(), true))
+}
+
 /// The field of ASIM column `name` with its canonical type. Panics on a name that is not an
 /// ASIM column: callers name columns in code, and a test covers every such name.
 pub fn field(name: &str, nullable: bool) -> Field {

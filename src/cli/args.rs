@@ -52,6 +52,13 @@ pub enum Command {
         /// Query name or path to a .sql file
         query: String,
     },
+    /// List the source parsers --data can read: name, formats, the columns detection looks for
+    Sources,
+    /// Show one source parser: what it reads and fills, its raw tables and its SQL view
+    ShowSource {
+        /// Parser name (see `nethunt sources`)
+        name: String,
+    },
     /// Write a deterministic synthetic ASIM NetworkSessions lake (zstd Parquet, hive-partitioned by date)
     Generate(GenerateArgs),
     /// Run library queries over a lake and write each result plus manifest.json under OUT/run=<UTC time>/
@@ -220,9 +227,9 @@ pub struct HttpArgs {
 /// Tables and engine settings shared by `run`, `sql` and `repl`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TableArgs {
-    /// NetworkSessions source: a Parquet file, a folder (hive partitions like date=2024-07-30/ become columns) or a glob, local or an object-store URL (s3://bucket/prefix/, gs://, az://, https://) [default: the bundled sample lake]
-    #[arg(long, env = "NETHUNT_DATA", value_name = "PATH")]
-    pub data: Option<String>,
+    /// NetworkSessions source: [SOURCE=]PATH, a file, folder or glob, local or an object-store URL (s3://bucket/prefix/, gs://, az://, https://). Repeatable: the table is the union of all. SOURCE is a parser (see `nethunt sources`: asim, zeek, vpcflow, ocsf, suricata); without it the format is detected [default: the bundled sample lake]
+    #[arg(long, env = "NETHUNT_DATA", value_name = "[SOURCE=]PATH")]
+    pub data: Vec<String>,
 
     /// top1m(Position, Domain) source: headerless rank,domain CSV, a zip of such CSVs (entries *.csv, like Umbrella's top-1m.csv.zip) or Parquet [default: the bundled sample list]
     #[arg(long, env = "NETHUNT_DOMAINS", value_name = "PATH")]

@@ -65,6 +65,14 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             print!("{}", lib.get(&query)?.describe());
             Ok(Outcome::Ok)
         }
+        Command::Sources => {
+            print!("{}", crate::library::sources::listing()?);
+            Ok(Outcome::Ok)
+        }
+        Command::ShowSource { name } => {
+            print!("{}", crate::library::sources::parser(&name)?.text);
+            Ok(Outcome::Ok)
+        }
         Command::Generate(args) => generate(args, quiet),
         #[cfg(feature = "cluster")]
         Command::Cluster(super::args::ClusterCommand::Scheduler(args)) => {
@@ -173,6 +181,7 @@ async fn run(
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
     let mut opts = config::engine_options(&args.tables)?;
+    opts.quiet = quiet;
     let assignments = config::assignments(&args.params)?;
     let lib = Library::load(library)?;
     let query = lib.get(&args.query)?;
@@ -197,10 +206,10 @@ async fn run(
 /// `NetworkSessions` for a run: `--data` as given, else the bundled sample lake (written to the
 /// cache on first use). Returns whether it is the sample.
 fn sessions_source(opts: &mut EngineOptions, cache: &Path) -> Result<bool> {
-    if opts.data.is_some() {
+    if !opts.data.is_empty() {
         return Ok(false);
     }
-    opts.data = Some(sample::materialize(cache)?.lake.display().to_string());
+    opts.data = vec![sample::materialize(cache)?.lake.display().to_string()];
     Ok(true)
 }
 
@@ -287,6 +296,7 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Ou
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
     let mut opts = config::engine_options(&args.tables)?;
+    opts.quiet = quiet;
     let text = match (&args.sql, &args.file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) if f.as_os_str() == "-" => {
@@ -351,6 +361,7 @@ async fn batch(
     quiet: bool,
 ) -> Result<Outcome> {
     let mut opts = config::engine_options(&args.tables)?;
+    opts.quiet = quiet;
     let lib = Library::load(library)?;
     let queries: Vec<Query> = if args.queries.trim() == "all" {
         lib.queries.clone()
@@ -434,6 +445,7 @@ async fn repl(
     quiet: bool,
 ) -> Result<Outcome> {
     let mut opts = config::engine_options(&args.tables)?;
+    opts.quiet = quiet;
     let declared = ExternalTable::top1m(external::UMBRELLA_URL);
     top1m(
         &mut opts,

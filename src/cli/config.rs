@@ -142,7 +142,8 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
         memory_limit,
         mem_pool_type: a.mem_pool_type.into(),
         batch_size: a.batch_size,
-        data: a.data.clone().filter(|s| !s.is_empty()),
+        data: a.data.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        quiet: false,
         domains: a.domains.clone().filter(|s| !s.is_empty()),
         tables,
         target_partitions: a.threads,
@@ -160,10 +161,15 @@ fn refuse_local_paths(a: &TableArgs, target: &ClusterTarget) -> Result<()> {
         )))
     };
     let is_url = |p: &str| crate::lake::store::is_url(p);
-    match a.data.as_deref().filter(|d| !d.is_empty()) {
-        Some(d) if !is_url(d) => return refuse(format!("--data {d}")),
-        Some(_) => {}
-        None => return refuse("--data (not given: the bundled sample lake)".into()),
+    let data: Vec<&String> = a.data.iter().filter(|d| !d.is_empty()).collect();
+    if data.is_empty() {
+        return refuse("--data (not given: the bundled sample lake)".into());
+    }
+    for d in data {
+        let path = crate::engine::sources::DataSpec::parse(d)?.location;
+        if !is_url(&path) {
+            return refuse(format!("--data {d}"));
+        }
     }
     // --domains is checked once it is resolved (a fetched list lands in the local cache).
     for t in &a.tables {

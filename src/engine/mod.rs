@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod language;
+pub mod sources;
 
 use std::collections::HashMap;
 
@@ -26,8 +27,11 @@ pub use language::Language;
 /// What to register and how to run.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
-    /// `NetworkSessions` source; `None`: no such table.
-    pub data: Option<String>,
+    /// `NetworkSessions` sources (`--data [SOURCE=]PATH`, repeatable; their union); empty: no
+    /// such table.
+    pub data: Vec<String>,
+    /// Say nothing on stderr but errors and warnings (the detected source formats).
+    pub quiet: bool,
     /// `top1m` source; `None`: no such table.
     pub domains: Option<String>,
     /// Extra `--table NAME=PATH` registrations.
@@ -97,13 +101,22 @@ impl Engine {
             Some(target) => cluster_context(ctx, target).await?,
             None => ctx,
         };
-        let lake = match &opts.data {
-            Some(d) => {
-                let lake = lake::register_sessions(&ctx, d, opts.window).await?;
-                lake::window::apply_window(&ctx, &lake, opts.window).await?;
-                Some(lake)
+        let lake = if opts.data.is_empty() {
+            None
+        } else {
+            let specs = opts
+                .data
+                .iter()
+                .map(|d| sources::DataSpec::parse(d))
+                .collect::<Result<Vec<_>>>()?;
+            let got = sources::register(&ctx, &specs, opts.window, opts.cluster.is_some()).await?;
+            if !opts.quiet {
+                for note in &got.notes {
+                    eprintln!("nethunt: note: {note}");
+                }
             }
-            None => None,
+            lake::window::apply_window(&ctx, &got.lake, opts.window).await?;
+            Some(got.lake)
         };
         let mut stage = None;
         let domain_rows = match (opts.domains.clone(), &opts.cluster) {

@@ -13,7 +13,7 @@
 //! Uses: `output` (atomic Parquet files), `schema`, `error`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::records::{Record, flatten_json, open, parse_ts, read_records};
 use crate::error::{Error, Result};
 use crate::output::ParquetFile;
 
@@ -77,54 +78,6 @@ enum Kind {
     Ssl,
 }
 
-/// One record: field name → value (`None` for unset).
-type Record = HashMap<String, Option<String>>;
-
-/// Open a log, gunzipping when it starts with the gzip magic bytes.
-fn open(path: &Path) -> Result<Box<dyn BufRead>> {
-    let io = |e: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut r = BufReader::new(std::fs::File::open(path).map_err(io)?);
-    // Peek at the first bytes without consuming them: gzip starts with 1f 8b.
-    let gzip = r.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gzip {
-        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(r)))
-    } else {
-        Box::new(r)
-    })
-}
-
-/// Zeek's TSV escapes (`\x09`, `\\`) decoded. Works on bytes: a `\x` followed by anything but
-/// two hex digits (a multi-byte character, say) stays as it is.
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1] == b'x'
-            && let (Some(hi), Some(lo)) = (hex(b[i + 2]), hex(b[i + 3]))
-        {
-            out.push(hi << 4 | lo);
-            i += 4;
-        } else if b[i] == b'\\' && i + 1 < b.len() && b[i + 1] == b'\\' {
-            out.push(b'\\');
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Reads the records of one log, TSV (with `#fields`) or JSON lines, calling `f` for each.
 fn for_each_record(path: &Path, f: impl FnMut(usize, &Record) -> Result<()>) -> Result<()> {
     read_records(open(path)?, path, f)
@@ -145,145 +98,6 @@ pub fn parse_sessions(bytes: &[u8]) -> Result<usize> {
         },
     )?;
     Ok(n)
-}
-
-/// The records of a log read from `reader` (`path` names it in errors).
-fn read_records(
-    reader: impl BufRead,
-    path: &Path,
-    mut f: impl FnMut(usize, &Record) -> Result<()>,
-) -> Result<()> {
-    let err = |line: usize, msg: String| Error::QueryFile {
-        path: path.to_path_buf(),
-        line: Some(line),
-        msg,
-    };
-    let mut fields: Vec<String> = Vec::new();
-    let mut sep = "\t".to_string();
-    let mut unset = "-".to_string();
-    let mut empty = "(empty)".to_string();
-    let mut rec: Record = HashMap::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let line = String::from_utf8(line)
-            .map_err(|_| err(n, "not UTF-8 text (is this a Zeek log?)".into()))?;
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('#') {
-            let (key, rest) = h.split_once([' ', '\t']).unwrap_or((h, ""));
-            match key {
-                "separator" => sep = unescape(rest.trim()),
-                "unset_field" => unset = rest.trim_start_matches(sep.as_str()).to_string(),
-                "empty_field" => empty = rest.trim_start_matches(sep.as_str()).to_string(),
-                "fields" => {
-                    fields = rest
-                        .split(sep.as_str())
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                }
-                _ => {}
-            }
-            continue;
-        }
-        rec.clear();
-        if line.starts_with('{') {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| err(n, format!("not a JSON object: {e}")))?;
-            let obj = v
-                .as_object()
-                .ok_or_else(|| err(n, "not a JSON object".into()))?;
-            flatten_json("", obj, &mut rec);
-        } else {
-            if fields.is_empty() {
-                return Err(err(
-                    n,
-                    "not a Zeek log: no #fields header before the first record".into(),
-                ));
-            }
-            let values: Vec<&str> = line.split(sep.as_str()).collect();
-            if values.len() != fields.len() {
-                return Err(err(
-                    n,
-                    format!("{} values for {} #fields", values.len(), fields.len()),
-                ));
-            }
-            for (k, v) in fields.iter().zip(values) {
-                let v = if v == unset {
-                    None
-                } else if v == empty {
-                    Some(String::new())
-                } else {
-                    Some(unescape(v))
-                };
-                rec.insert(k.clone(), v);
-            }
-        }
-        f(n, &rec).map_err(|e| match e {
-            Error::Config(m) => err(n, m),
-            other => other,
-        })?;
-    }
-    Ok(())
-}
-
-/// `{"id": {"orig_h": ..}}` and `{"id.orig_h": ..}` both become `id.orig_h`.
-fn flatten_json(prefix: &str, obj: &serde_json::Map<String, serde_json::Value>, out: &mut Record) {
-    for (k, v) in obj {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            serde_json::Value::Object(o) => flatten_json(&key, o, out),
-            serde_json::Value::Null => {
-                out.insert(key, None);
-            }
-            serde_json::Value::String(s) => {
-                out.insert(key, Some(s.clone()));
-            }
-            serde_json::Value::Array(a) => {
-                let parts: Vec<String> = a
-                    .iter()
-                    .map(|x| match x {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect();
-                out.insert(key, Some(parts.join(",")));
-            }
-            other => {
-                out.insert(key, Some(other.to_string()));
-            }
-        }
-    }
-}
-
-/// A Zeek `time`: epoch seconds with a fraction (exact, no float rounding) or ISO 8601.
-fn parse_ts(s: &str) -> std::result::Result<i64, String> {
-    let bad = || format!("field ts: expected epoch seconds or an ISO 8601 time, got '{s}'");
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_micros());
-    }
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    let secs: i64 = int.parse().map_err(|_| bad())?;
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let mut micros = 0i64;
-    for (i, d) in frac.bytes().take(6).enumerate() {
-        micros += (d - b'0') as i64 * 10i64.pow(5 - i as u32);
-    }
-    secs.checked_mul(1_000_000)
-        .and_then(|v| v.checked_add(micros))
-        .ok_or_else(bad)
 }
 
 fn get<'a>(r: &'a Record, k: &str) -> Option<&'a str> {
@@ -332,7 +146,8 @@ pub struct Session {
 
 /// A conn.log record as a session (the hostname is filled in later).
 fn session(r: &Record) -> std::result::Result<Session, String> {
-    let ts = parse_ts(get(r, "ts").ok_or("field ts is missing")?)?;
+    let ts = parse_ts(get(r, "ts").ok_or("field ts is missing")?)
+        .map_err(|e| format!("field ts: {e}"))?;
     let port = |k: &str| -> std::result::Result<Option<i32>, String> {
         match get_int(r, k)? {
             None => Ok(None),
@@ -538,6 +353,11 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
                     if let (Some(uid), Some(h)) = (get(r, "uid"), get(r, field))
                         && !h.is_empty()
                     {
+                        let h = if kind == Kind::Http {
+                            without_port(h)
+                        } else {
+                            h
+                        };
                         map.entry(uid.to_string()).or_insert_with(|| h.to_string());
                     }
                     Ok(())
@@ -632,6 +452,23 @@ pub fn import(inputs: &[PathBuf], out: &Path) -> Result<Imported> {
     Ok(done)
 }
 
+/// A Host header without its port (`play.google.com:443`, as a proxy's CONNECT has it):
+/// `name:digits` loses `:digits`; IPv6 literals and anything else stay as they are. The zeek
+/// source parser does the same.
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.is_empty()
+                && !name.contains(':')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            name
+        }
+        _ => host,
+    }
+}
+
 /// Which log a file holds: `#path` for TSV, the fields of the first record for JSON.
 fn sniff(path: &Path) -> Result<Kind> {
     let mut reader = open(path)?;
@@ -698,19 +535,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times() {
-        assert_eq!(parse_ts("1714417137.321305"), Ok(1_714_417_137_321_305));
-        assert_eq!(parse_ts("1714417137.3"), Ok(1_714_417_137_300_000));
-        assert_eq!(parse_ts("1714417137"), Ok(1_714_417_137_000_000));
-        assert_eq!(
-            parse_ts("2024-04-29T18:58:57.321305Z"),
-            Ok(1_714_417_137_321_305)
-        );
-        assert!(parse_ts("x").is_err());
-        assert!(parse_ts("1.2.3").is_err());
-    }
-
-    #[test]
     fn states_and_directions() {
         for s in ["SF", "S1", "OTH"] {
             assert_eq!(event_result(s), Some("Success"));
@@ -723,12 +547,9 @@ mod tests {
         assert_eq!(event_result("XYZ"), None);
         assert_eq!(direction(Some(true), Some(false)), Some("Outbound"));
         assert_eq!(direction(None, Some(false)), None);
-    }
-
-    #[test]
-    fn escapes() {
-        assert_eq!(unescape("\\x09"), "\t");
-        assert_eq!(unescape("a\\x2cb"), "a,b");
-        assert_eq!(unescape("plain"), "plain");
+        assert_eq!(without_port("play.google.com:443"), "play.google.com");
+        assert_eq!(without_port("10.0.0.1:8080"), "10.0.0.1");
+        assert_eq!(without_port("fe80::1"), "fe80::1");
+        assert_eq!(without_port("example.com"), "example.com");
     }
 }

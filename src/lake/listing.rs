@@ -265,10 +265,10 @@ impl TimeParts {
 /// lake instead.
 const MAX_WALK: usize = 1_000;
 
-fn parquet_only(found: Vec<ObjectMeta>) -> impl Iterator<Item = ObjectMeta> {
+fn kept(found: Vec<ObjectMeta>, files: super::Files) -> impl Iterator<Item = ObjectMeta> {
     found
         .into_iter()
-        .filter(|m| m.location.as_ref().ends_with(".parquet"))
+        .filter(move |m| files.keeps(m.location.as_ref()))
 }
 
 /// The files of the lake under `root` that the window's time folders hold, listing nothing
@@ -283,6 +283,7 @@ pub(crate) async fn window_listing(
     store: &dyn ObjectStore,
     root: &object_store::path::Path,
     window: TimeWindow,
+    files: super::Files,
 ) -> std::result::Result<Option<Vec<ObjectMeta>>, String> {
     if window.is_unbounded() {
         return Ok(None);
@@ -304,7 +305,7 @@ pub(crate) async fn window_listing(
             return Ok(None);
         }
         let level = store.list_with_delimiter(Some(&dir)).await.map_err(fail)?;
-        out.extend(parquet_only(level.objects));
+        out.extend(kept(level.objects, files));
         for folder in level.common_prefixes {
             let name = folder.filename().unwrap_or_default();
             let Some(child) = parts.child(name) else {
@@ -325,7 +326,7 @@ pub(crate) async fn window_listing(
                     .try_collect()
                     .await
                     .map_err(fail)?;
-                out.extend(parquet_only(found));
+                out.extend(kept(found, files));
             } else {
                 pending.push((folder, child));
             }
@@ -342,7 +343,7 @@ pub(crate) async fn window_listing(
             .try_collect()
             .await
             .map_err(fail)?;
-        out.extend(parquet_only(found));
+        out.extend(kept(found, files));
     }
     out.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(Some(out))
@@ -374,6 +375,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn wl(
+        store: &dyn ObjectStore,
+        root: &object_store::path::Path,
+        window: TimeWindow,
+    ) -> std::result::Result<Option<Vec<ObjectMeta>>, String> {
+        window_listing(store, root, window, crate::lake::Files::Parquet).await
+    }
 
     #[test]
     fn globs() {
@@ -467,7 +476,7 @@ mod tests {
         .await;
         let root: object_store::path::Path = "lake".into();
         // 07:30 to 09:00 on the 30th: hours 07 and 08 of one day.
-        let got = window_listing(
+        let got = wl(
             &store,
             &root,
             window("2024-07-30T07:30:00Z", "2024-07-30T09:00:00Z"),
@@ -482,7 +491,7 @@ mod tests {
             ]
         );
         // Only a lower bound: every later folder.
-        let got = window_listing(
+        let got = wl(
             &store,
             &root,
             TimeWindow {
@@ -494,13 +503,13 @@ mod tests {
         .unwrap();
         assert_eq!(names(got), ["lake/date=2024-07-31/hour=08/a.parquet"]);
         // Nothing in the window: the first day, for the schema.
-        let got = window_listing(&store, &root, window("2025-01-01", "2025-01-02"))
+        let got = wl(&store, &root, window("2025-01-01", "2025-01-02"))
             .await
             .unwrap();
         assert_eq!(names(got), ["lake/date=2024-07-29/hour=23/a.parquet"]);
         // No window: no opinion. A file beside the time folders cannot be pruned: it is kept.
         assert!(
-            window_listing(&store, &root, TimeWindow::default())
+            wl(&store, &root, TimeWindow::default())
                 .await
                 .unwrap()
                 .is_none()
@@ -509,7 +518,7 @@ mod tests {
             .put(&"lake/loose.parquet".into(), b"x".to_vec().into())
             .await
             .unwrap();
-        let got = window_listing(&store, &root, window("2024-07-31", "2024-08-01"))
+        let got = wl(&store, &root, window("2024-07-31", "2024-08-01"))
             .await
             .unwrap();
         assert_eq!(
@@ -526,7 +535,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            window_listing(&plain, &root, window("2024-07-30", "2024-07-31"))
+            wl(&plain, &root, window("2024-07-30", "2024-07-31"))
                 .await
                 .unwrap()
                 .is_none()
@@ -553,7 +562,7 @@ mod tests {
             let store = &store;
             let root: object_store::path::Path = root.into();
             let w = window(from, to);
-            async move { names(window_listing(store, &root, w).await.unwrap()) }
+            async move { names(wl(store, &root, w).await.unwrap()) }
         };
         assert_eq!(
             list("sl", "2024-04-29T00:00:00Z", "2024-04-30T00:00:00Z").await,

@@ -4,6 +4,7 @@
 //! Uses: `schema`, `output` (temporary folders), `error`.
 
 pub mod listing;
+pub mod raw;
 pub mod sample;
 pub mod scan;
 pub mod store;
@@ -53,6 +54,9 @@ pub struct Lake {
     pub conflicts: Vec<Conflict>,
     /// Only the `--from/--to` window's folders were listed: `files` are those of the window.
     pub listed_window: bool,
+    /// Read through source parsers (`files` are the sources' own files, their columns not
+    /// ASIM's): the parsers' views give the columns, so files are not checked for them.
+    pub parsed: bool,
 }
 
 /// A column stored as a string in one file and as an integer in another (say).
@@ -68,6 +72,9 @@ impl Lake {
     /// Check that every file has each required column with a type of the right family. Partition
     /// columns are always present. The first problem is returned, naming the file and the column.
     pub fn check_columns(&self, required: &[String]) -> Result<()> {
+        if self.parsed {
+            return Ok(());
+        }
         for col in required {
             if self.partition_cols.contains(col) {
                 continue;
@@ -113,28 +120,78 @@ impl Lake {
     }
 }
 
-/// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
-/// `date=2024-07-30/` become columns), or a glob (`lake/*/*.parquet`, `lake/**/*.parquet`; a
-/// glob lists files, so it brings no partition columns). Every footer is read first: a file that is
-/// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
-pub async fn register_sessions(
+/// The files a source location holds, as listed (before any footer is read).
+pub struct Listed {
+    pub source: String,
+    pub urls: Vec<ListingTableUrl>,
+    pub store: Arc<dyn object_store::ObjectStore>,
+    pub is_dir: bool,
+    pub metas: Vec<object_store::ObjectMeta>,
+    pub listed_window: bool,
+}
+
+impl Listed {
+    /// Where a listed object is, as the user would write it.
+    pub fn location(&self, meta: &object_store::ObjectMeta) -> String {
+        location_of(&self.urls[0], &meta.location)
+    }
+    /// Hive partition values of a listed object (folders only).
+    pub fn partitions(&self, meta: &object_store::ObjectMeta) -> Vec<(String, String)> {
+        if self.is_dir {
+            partition_keys(self.urls[0].prefix().as_ref(), meta.location.as_ref())
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// Which files of a folder are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// `*.parquet` only (an ASIM lake).
+    Parquet,
+    /// Parquet and text logs (`.log`, `.json`, `.gz`, …) for source parsers; files under a
+    /// `metadata/` folder (Iceberg's) and hidden or `_`-prefixed ones are never read.
+    Logs,
+}
+
+impl Files {
+    pub fn keeps(self, path: &str) -> bool {
+        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        if name.starts_with('.') || name.starts_with('_') {
+            return false;
+        }
+        match self {
+            Files::Parquet => name.ends_with(".parquet"),
+            Files::Logs => {
+                !path.split('/').any(|seg| seg == "metadata")
+                    && [".parquet", ".log", ".json", ".jsonl", ".ndjson", ".gz"]
+                        .iter()
+                        .any(|ext| name.ends_with(ext))
+            }
+        }
+    }
+}
+
+/// List `source`: a file, a folder (recursively; with a window over a lake of time folders,
+/// only the window's folders) or a glob. No file found is an error naming the source.
+pub async fn list_source(
     ctx: &SessionContext,
     source: &str,
     window: TimeWindow,
-) -> Result<Lake> {
+    files: Files,
+) -> Result<Listed> {
     let fail = |msg: String| Error::table(SESSIONS, source, msg);
     let remote = store::is_url(source);
     let is_glob = source.contains(['*', '?']);
     if !remote && !is_glob && !Path::new(source).exists() {
         return Err(fail("no such file or directory".into()));
     }
-    // A remote prefix without a trailing slash is a folder unless it names a .parquet object.
+    // A remote prefix without a trailing slash is a folder unless it names an object with an
+    // extension the lake reads.
+    let names_object = files.keeps(source);
     let folder_url;
-    let source_url = if remote
-        && !is_glob
-        && !source.ends_with('/')
-        && !source.to_ascii_lowercase().ends_with(".parquet")
-    {
+    let source_url = if remote && !is_glob && !source.ends_with('/') && !names_object {
         folder_url = format!("{source}/");
         folder_url.as_str()
     } else {
@@ -152,12 +209,11 @@ pub async fn register_sessions(
         .map_err(|e| fail(crate::error::one_line(&e)))?;
     let state = ctx.state();
     let is_dir = !is_glob && url.is_collection();
-    let ext = if is_dir { ".parquet" } else { "" };
     // With a window over a lake of time folders, only the window's folders are listed and only
     // their footers read; DataFusion's list-files cache gets that listing, so the scan lists
     // nothing more either.
     let windowed = if is_dir {
-        listing::window_listing(store.as_ref(), url.prefix(), window)
+        listing::window_listing(store.as_ref(), url.prefix(), window, files)
             .await
             .map_err(fail)?
     } else {
@@ -183,52 +239,116 @@ pub async fn register_sessions(
         None => {
             let mut all = Vec::new();
             for u in &urls {
-                let found: Vec<object_store::ObjectMeta> = u
-                    .list_all_files(&state, store.as_ref(), ext)
-                    .await
-                    .map_err(|e| fail(crate::error::one_line(&e)))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| fail(crate::error::one_line(&e)))?;
-                all.extend(found);
+                let found: Vec<object_store::ObjectMeta> = if is_dir && files == Files::Logs {
+                    // Every folder, not only hive ones: VPC's text delivery nests YYYY/MM/DD.
+                    store
+                        .list(Some(u.prefix()))
+                        .try_collect()
+                        .await
+                        .map_err(|e| fail(crate::error::explain(&e.to_string())))?
+                } else {
+                    u.list_all_files(&state, store.as_ref(), if is_dir { ".parquet" } else { "" })
+                        .await
+                        .map_err(|e| fail(crate::error::one_line(&e)))?
+                        .try_collect()
+                        .await
+                        .map_err(|e| fail(crate::error::one_line(&e)))?
+                };
+                all.extend(
+                    found
+                        .into_iter()
+                        .filter(|m| !is_dir || files.keeps(m.location.as_ref())),
+                );
             }
             all
         }
     };
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     if metas.is_empty() {
-        return Err(fail(if is_dir {
-            "no .parquet files found".into()
-        } else {
-            "no such file".into()
+        return Err(fail(match (is_dir, files) {
+            (true, Files::Parquet) => "no .parquet files found".into(),
+            (true, Files::Logs) => {
+                "no .parquet files found (nor logs: .log, .json, .jsonl, .ndjson, .gz)".into()
+            }
+            _ => "no such file".into(),
         }));
     }
+    Ok(Listed {
+        source: source.to_string(),
+        urls,
+        store,
+        is_dir,
+        metas,
+        listed_window,
+    })
+}
 
-    let root = url.prefix().as_ref().to_string();
-    let mut files = Vec::with_capacity(metas.len());
-    let mut partition_cols: Option<Vec<String>> = None;
+/// The footers of listed Parquet files, read 16 at a time (on an object store each is a round
+/// trip), as lake files.
+pub async fn read_footers(
+    ctx: &SessionContext,
+    listed: &Listed,
+    metas: &[object_store::ObjectMeta],
+) -> Result<Vec<LakeFile>> {
     let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
-    // Footers are read 16 at a time: on an object store each is a round trip.
     let footers: Vec<_> = futures::stream::iter(metas.iter().cloned())
-        .map(|m| read_footer(store.clone(), cache.clone(), m))
+        .map(|m| read_footer(listed.store.clone(), cache.clone(), m))
         .buffered(16)
         .collect()
         .await;
+    let mut files = Vec::with_capacity(metas.len());
     for (meta, footer) in metas.iter().zip(footers) {
-        let location = location_of(&url, &meta.location);
+        let location = listed.location(meta);
         let (schema, row_groups) = footer.map_err(|m| Error::table(SESSIONS, &location, m))?;
-        let partitions = if is_dir {
-            partition_keys(&root, meta.location.as_ref())
-        } else {
-            vec![]
-        };
-        let keys: Vec<String> = partitions.iter().map(|(k, _)| k.clone()).collect();
+        files.push(LakeFile {
+            location,
+            object_path: meta.location.as_ref().to_string(),
+            size: meta.size,
+            row_groups,
+            partitions: listed.partitions(meta),
+            schema,
+        });
+    }
+    Ok(files)
+}
+
+/// Register `NetworkSessions` over `source`: a Parquet file, a folder (hive partitions such as
+/// `date=2024-07-30/` become columns), or a glob (`lake/*/*.parquet`, `lake/**/*.parquet`; a
+/// glob lists files, so it brings no partition columns). Every footer is read first: a file that is
+/// not Parquet, an empty folder or inconsistent partitioning is an error naming the file.
+pub async fn register_sessions(
+    ctx: &SessionContext,
+    source: &str,
+    window: TimeWindow,
+) -> Result<Lake> {
+    let listed = list_source(ctx, source, window, Files::Parquet).await?;
+    let files = read_footers(ctx, &listed, &listed.metas).await?;
+    register_asim(ctx, TableReference::bare(SESSIONS), &listed, files).await
+}
+
+/// Register `name` over Parquet files that carry ASIM columns themselves, as one table: the
+/// union of the files' columns, hive partition folders as columns.
+pub async fn register_asim(
+    ctx: &SessionContext,
+    name: TableReference,
+    listed: &Listed,
+    files: Vec<LakeFile>,
+) -> Result<Lake> {
+    let source = listed.source.as_str();
+    let fail = |msg: String| Error::table(SESSIONS, source, msg);
+    let is_dir = listed.is_dir;
+    let ext = if is_dir { ".parquet" } else { "" };
+    let urls = listed.urls.clone();
+    let listed_window = listed.listed_window;
+    let mut partition_cols: Option<Vec<String>> = None;
+    for f in &files {
+        let keys: Vec<String> = f.partitions.iter().map(|(k, _)| k.clone()).collect();
         match &partition_cols {
             None => partition_cols = Some(keys),
             Some(p) if *p != keys => {
                 return Err(Error::table(
                     SESSIONS,
-                    &location,
+                    &f.location,
                     format!(
                         "hive partition folders [{}] differ from the lake's first file [{}]",
                         keys.join("/"),
@@ -238,14 +358,6 @@ pub async fn register_sessions(
             }
             Some(_) => {}
         }
-        files.push(LakeFile {
-            location,
-            object_path: meta.location.as_ref().to_string(),
-            size: meta.size,
-            row_groups,
-            partitions,
-            schema,
-        });
     }
     let partition_cols = partition_cols.unwrap_or_default();
 
@@ -306,7 +418,7 @@ pub async fn register_sessions(
         .with_listing_options(options)
         .with_schema(file_schema);
     let table = ListingTable::try_new(config).map_err(|e| fail(crate::error::one_line(&e)))?;
-    ctx.register_table(TableReference::bare(SESSIONS), Arc::new(table))
+    ctx.register_table(name, Arc::new(table))
         .map_err(|e| fail(crate::error::one_line(&e)))?;
     Ok(Lake {
         source: source.to_string(),
@@ -314,6 +426,7 @@ pub async fn register_sessions(
         partition_cols,
         conflicts,
         listed_window,
+        parsed: false,
     })
 }
 

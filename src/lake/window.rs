@@ -79,6 +79,10 @@ pub async fn apply_window(ctx: &SessionContext, lake: &Lake, window: TimeWindow)
     // Partition filters, only when every file's folder values have the expected shape (a lake
     // partitioned some other way is still filtered exactly, just without skipping folders).
     let values = |key: &str| -> Option<Vec<&str>> {
+        if lake.parsed {
+            // A parser's view has no partition columns.
+            return None;
+        }
         lake.files
             .iter()
             .map(|f| {

@@ -5,9 +5,11 @@
 //!
 //! The queries shipped in `queries/` are compiled into the binary; `--library DIR` adds files
 //! (a file with the same name replaces the built-in one), and `run` also takes a path to a file.
-//! Uses: `reference` (declared tables), `error`.
+//! Source parsers (`parsers/`, [`sources`]) are library files too.
+//! Uses: `reference` (declared tables), `lake` (raw tables), `schema`, `error`.
 
 pub mod params;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 
@@ -100,50 +102,8 @@ impl Query {
             line,
             msg,
         };
-        // Locate the header: the first non-blank line must be `-- ---`.
+        let (table, end) = header_table(text, origin)?;
         let lines: Vec<&str> = text.lines().collect();
-        let first = lines
-            .iter()
-            .position(|l| !l.trim().is_empty())
-            .ok_or_else(|| err(None, "empty file".into()))?;
-        if lines[first].trim() != "-- ---" {
-            return Err(err(
-                Some(first + 1),
-                "a query file starts with a metadata header between two '-- ---' lines".into(),
-            ));
-        }
-        let mut toml_text = String::new();
-        let mut end = None;
-        for (i, l) in lines.iter().enumerate().skip(first + 1) {
-            let t = l.trim_start();
-            if t.trim_end() == "-- ---" {
-                end = Some(i);
-                break;
-            }
-            let Some(body) = t.strip_prefix("--") else {
-                return Err(err(
-                    Some(i + 1),
-                    "header lines must be SQL comments ('-- ...') until the closing '-- ---'"
-                        .into(),
-                ));
-            };
-            toml_text.push_str(body.strip_prefix(' ').unwrap_or(body));
-            toml_text.push('\n');
-        }
-        let end =
-            end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
-        let header_line = |offset: usize| -> usize {
-            // byte offset in toml_text -> file line
-            first
-                + 2
-                + toml_text[..offset.min(toml_text.len())]
-                    .matches('\n')
-                    .count()
-        };
-        let table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
-            let line = e.span().map(|s| header_line(s.start));
-            err(line, format!("header: {}", e.message()))
-        })?;
 
         let get_str = |key: &str, required: bool| -> Result<Option<String>> {
             match table.get(key) {
@@ -494,6 +454,60 @@ fn is_mitre_id(s: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// The TOML header of a library file (query or source parser): the SQL comment lines between the
+/// first two `-- ---` lines, parsed; with the index of the closing line.
+pub(crate) fn header_table(text: &str, origin: &Path) -> Result<(toml::Table, usize)> {
+    let err = |line: Option<usize>, msg: String| Error::QueryFile {
+        path: origin.to_path_buf(),
+        line,
+        msg,
+    };
+    // Locate the header: the first non-blank line must be `-- ---`.
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .ok_or_else(|| err(None, "empty file".into()))?;
+    if lines[first].trim() != "-- ---" {
+        return Err(err(
+            Some(first + 1),
+            "a query file starts with a metadata header between two '-- ---' lines".into(),
+        ));
+    }
+    let mut toml_text = String::new();
+    let mut end = None;
+    for (i, l) in lines.iter().enumerate().skip(first + 1) {
+        let t = l.trim_start();
+        if t.trim_end() == "-- ---" {
+            end = Some(i);
+            break;
+        }
+        let Some(body) = t.strip_prefix("--") else {
+            return Err(err(
+                Some(i + 1),
+                "header lines must be SQL comments ('-- ...') until the closing '-- ---'".into(),
+            ));
+        };
+        toml_text.push_str(body.strip_prefix(' ').unwrap_or(body));
+        toml_text.push('\n');
+    }
+    let end = end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
+    let header_line = |offset: usize| -> usize {
+        // byte offset in toml_text -> file line
+        first
+            + 2
+            + toml_text[..offset.min(toml_text.len())]
+                .matches('\n')
+                .count()
+    };
+    let table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
+        let line = e.span().map(|s| header_line(s.start));
+        err(line, format!("header: {}", e.message()))
+    })?;
+
+    Ok((table, end))
 }
 
 /// The set of queries available to `run`, `queries` and `show`.

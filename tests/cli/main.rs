@@ -11,6 +11,7 @@ mod fetch;
 mod fuzz;
 mod repl;
 mod s3;
+mod sources;
 mod zeek;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

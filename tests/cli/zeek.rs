@@ -312,13 +312,18 @@ fn expected_result(state: &str) -> Option<&'static str> {
     }
 }
 
-/// Rows of the imported lake as CSV lines (ordered by time), through `nethunt sql`.
+/// Rows of the imported lake (or of `--data` as given) as CSV lines (ordered by time),
+/// through `nethunt sql`.
 fn imported_rows(lake: &Path) -> Vec<Vec<String>> {
+    data_rows(lake.to_str().unwrap())
+}
+
+fn data_rows(data: &str) -> Vec<Vec<String>> {
     let o = run(&[
         "sql",
-        "SELECT CAST(TimeGenerated AS BIGINT) AS t, EventOriginalUid, SrcIpAddr, SrcPortNumber, DstIpAddr, DstPortNumber, NetworkProtocol, NetworkApplicationProtocol, NetworkDuration, SrcBytes, DstBytes, EventResult, ZeekConnState, NetworkDirection, UrlHostname, NetworkProtocolVersion, date FROM NetworkSessions ORDER BY t",
+        "SELECT CAST(TimeGenerated AS BIGINT) AS t, EventOriginalUid, SrcIpAddr, SrcPortNumber, DstIpAddr, DstPortNumber, NetworkProtocol, NetworkApplicationProtocol, NetworkDuration, SrcBytes, DstBytes, EventResult, ZeekConnState, NetworkDirection, UrlHostname, NetworkProtocolVersion, to_char(TimeGenerated, '%Y-%m-%d') AS date FROM NetworkSessions ORDER BY t",
         "--data",
-        lake.to_str().unwrap(),
+        data,
         "--format",
         "ndjson",
         "-q",
@@ -366,7 +371,10 @@ fn micros(ts: &str) -> i64 {
 }
 
 fn check_lake(lake: &Path, rows: &[Conn]) {
-    let got = imported_rows(lake);
+    check_rows(imported_rows(lake), rows);
+}
+
+fn check_rows(got: Vec<Vec<String>>, rows: &[Conn]) {
     assert_eq!(got.len(), rows.len());
     let mut rows = rows.to_vec();
     rows.sort_by_key(|r| micros(r.ts));
@@ -540,6 +548,46 @@ fn tsv_json_and_gzip_logs_import_to_the_same_lake() {
         "-q",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+/// Issue 15: the same logs read in place by the zeek source parser give the rows the README's
+/// mapping says (the oracle `import` is checked against), from TSV, JSON lines and gzip alike.
+#[test]
+fn zeek_logs_read_in_place_as_imported() {
+    let rows = conns();
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("tsv");
+    let json = dir.path().join("json");
+    std::fs::create_dir_all(&tsv).unwrap();
+    std::fs::create_dir_all(&json).unwrap();
+    std::fs::write(tsv.join("conn.log"), tsv_conn(&rows)).unwrap();
+    std::fs::write(tsv.join("http.log"), tsv_http(&rows)).unwrap();
+    std::fs::write(tsv.join("ssl.log.gz"), gzip(&tsv_ssl(&rows))).unwrap();
+    // Another Zeek log beside them is skipped, not an error.
+    std::fs::write(tsv.join("dns.log"), "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.resp_h\tquery\n1.0\tCx\t10.0.0.1\t10.0.0.2\texample.com\n").unwrap();
+    check_rows(data_rows(&format!("zeek={}", tsv.display())), &rows);
+    let o = run(&[
+        "sql",
+        "SELECT count(*) FROM NetworkSessions",
+        "--data",
+        tsv.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("read as zeek") && o.stderr.contains("3 files, 1 other log skipped"),
+        "{}",
+        o.stderr
+    );
+    std::fs::write(json.join("conn.log.gz"), gzip(&json_conn(&rows))).unwrap();
+    let no_hosts: Vec<Conn> = rows
+        .iter()
+        .map(|r| Conn {
+            http_host: None,
+            sni: None,
+            ..r.clone()
+        })
+        .collect();
+    check_rows(data_rows(json.to_str().unwrap()), &no_hosts);
 }
 
 #[test]

@@ -1,0 +1,19 @@
+-- ---
+-- name = "asim"
+-- title = "Parquet already in ASIM NetworkSession columns"
+-- vendor = "nethunt"
+-- product = "ASIM"
+-- description = "Lakes written by `nethunt generate` and `nethunt import`, and any Parquet whose columns carry ASIM NetworkSession names (SrcIpAddr, DstPortNumber, ...): read as they are, hive partition folders (date=, hour=) as columns."
+-- formats = ["Parquet with ASIM column names"]
+-- layouts = ["date=YYYY-MM-DD/[hour=HH/]", "any folder, file or glob of .parquet"]
+-- fills = []
+-- asim = "ASimNetworkSessionNative (Azure-Sentinel Parsers/ASimNetworkSession/Parsers/ASimNetworkSessionNative.yaml): the table is already normalised"
+-- reference = "https://learn.microsoft.com/azure/sentinel/network-normalization-schema"
+--
+-- # A file is an ASIM lake's when it has any column with an ASIM NetworkSession name (these, or
+-- # any other the schema has; the other parsers need all of theirs); the queries then check the
+-- # columns they read, naming the file.
+-- [detect]
+-- columns = ["TimeGenerated", "SrcIpAddr", "DstIpAddr", "SrcPortNumber", "DstPortNumber", "EventResult"]
+-- ---
+SELECT * FROM sessions
