@@ -82,8 +82,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Workers get the main thread's 8 MiB stack rather than tokio's 2 MiB: encoding a source
+    // parser's view for Ballista recurses past 2 MiB in a debug build.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(r) => r,

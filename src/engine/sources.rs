@@ -108,6 +108,7 @@ pub async fn register(
             }
         };
         if parser.name == ASIM {
+            source_files.retain(|f| raw::is_parquet(&f.location));
             if specs.len() == 1 {
                 // One ASIM lake: the table is the files, as before parsers existed.
                 let lake =
@@ -350,8 +351,12 @@ async fn detect(
     // that does not look like its source is an error.
     let mut skipped = 0;
     for (f, ps) in &by_file {
-        let taken =
-            chosen.name == ASIM || chosen.raw.iter().any(|t| t.takes(file_name(&f.location)));
+        // An ASIM lake is its Parquet files (a manifest.json or notes beside them are not data).
+        let taken = if chosen.name == ASIM {
+            raw::is_parquet(&f.location)
+        } else {
+            chosen.raw.iter().any(|t| t.takes(file_name(&f.location)))
+        };
         if !taken {
             skipped += 1;
         } else if ps.is_empty() {

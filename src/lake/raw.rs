@@ -319,7 +319,7 @@ impl PartitionStream for TextFile {
                         crate::error::explain(&e.to_string()),
                     ))
                 })?;
-            tokio::task::spawn_blocking(move || decode(&bytes, &location, &parser, &table))
+            tokio::task::spawn_blocking(move || decode_text(&bytes, &location, &parser, &table))
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?
                 .map_err(external)
@@ -403,8 +403,9 @@ fn parse_int(s: &str) -> std::result::Result<i64, String> {
         .ok_or_else(|| format!("expected a whole number, got '{s}'"))
 }
 
-/// Decode one text log into batches of the table's pinned schema.
-fn decode(
+/// Decode one text log (gzip or plain) into batches of the table's pinned schema; `location` and
+/// `parser` name them in errors. (Public for the fuzz tests.)
+pub fn decode_text(
     bytes: &[u8],
     location: &str,
     parser: &str,
@@ -483,24 +484,24 @@ mod tests {
         );
         let text = "{\"ts\":1.5,\"id.orig_p\":443,\"duration\":0.25,\"local_orig\":true}\n\
                     {\"ts\":\"2024-04-29T18:58:57Z\",\"id\":{\"orig_p\":80.0},\"service\":\"\"}\n";
-        let b = decode(text.as_bytes(), "conn.log", "zeek", &t).unwrap();
+        let b = decode_text(text.as_bytes(), "conn.log", "zeek", &t).unwrap();
         assert_eq!(b[0].num_rows(), 2);
         let shown = arrow::util::pretty::pretty_format_batches(&b)
             .unwrap()
             .to_string();
         assert!(shown.contains("1970-01-01T00:00:01.500Z"), "{shown}");
         assert!(shown.contains("| 80 "), "{shown}");
-        let bad = decode(b"{\"ts\":1,\"id.orig_p\":\"x\"}\n", "conn.log", "zeek", &t);
+        let bad = decode_text(b"{\"ts\":1,\"id.orig_p\":\"x\"}\n", "conn.log", "zeek", &t);
         assert_eq!(
             bad.unwrap_err().to_string(),
             "conn.log:1: field id.orig_p: expected a whole number, got 'x'"
         );
-        let missing = decode(b"{\"uid\":\"C1\"}\n", "conn.log", "zeek", &t);
+        let missing = decode_text(b"{\"uid\":\"C1\"}\n", "conn.log", "zeek", &t);
         assert_eq!(
             missing.unwrap_err().to_string(),
             "conn.log:1: field ts is missing (the zeek parser needs it)"
         );
-        let json = decode(b"{\"ts\":1}\n{\"ts\":\n", "conn.log", "zeek", &t).unwrap_err();
+        let json = decode_text(b"{\"ts\":1}\n{\"ts\":\n", "conn.log", "zeek", &t).unwrap_err();
         assert!(
             json.to_string()
                 .starts_with("conn.log:2: not a JSON object"),

@@ -125,7 +125,18 @@ impl ScanMetrics {
             } else {
                 ""
             }
-        )
+        ) + &match lake
+            .files
+            .iter()
+            .filter(|f| !super::raw::is_parquet(&f.location))
+            .count()
+        {
+            0 => String::new(),
+            n => format!(
+                "; the {n} text log{} of the lake are read whole when scanned and not counted here",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
     }
 }
 

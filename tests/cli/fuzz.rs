@@ -1,8 +1,10 @@
 //! Every parser of outside input, fed arbitrary bytes and structure-aware mutations of real
 //! fixtures: Zeek TSV and JSON lines, the query header (TOML in comments), `--param` values of
 //! every declared type, `--from/--to`, sizes and durations, domain lists (CSV and zip), AWS
-//! profile files, and URLs (cluster targets, store URLs, redaction, HOST:PORT, globs). None may
-//! panic: a parser answers with a value or an error, whatever it is given.
+//! profile files, URLs (cluster targets, store URLs, redaction, HOST:PORT, globs), and the text
+//! logs of the source parsers (VPC Flow Logs text, Suricata EVE, Zeek JSON) through every
+//! parser's raw tables. None may panic: a parser answers with a value or an error, whatever it
+//! is given.
 //!
 //! `NETHUNT_FUZZ_CASES` sets the cases per property (default 2,000 here);
 //! `bench/fuzz.sh` runs 1,000,000 per property and reports the counts.
@@ -318,6 +320,46 @@ const URL_TOKENS: &[&str] = &[
     "standalone",
 ];
 
+/// Heads of the real text logs the source parsers read, plain and gzipped.
+fn source_log_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = vec![
+        head(&real("suricata/slips_test6-malicious.suricata.json"), 6),
+        head(&real("zeek-json/slips_test9_mixed/conn.log"), 4),
+        real("vpcflow/otel_valid_vpc_flow_log_multi.log"),
+        real("vpcflow/otel_valid_vpc_flow_log_ecs.log"),
+    ];
+    seeds.push(gzip(&seeds[2]));
+    seeds
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+const SOURCE_TOKENS: &[&str] = &[
+    " ",
+    "\n",
+    "-",
+    "{",
+    "}",
+    "\"flow\":{",
+    "\"timestamp\":\"2021-06-06T15:57:37.2+0200\"",
+    "+0200",
+    "1e309",
+    "99999999999999999999",
+    "\u{1f}\u{8b}",
+    "\"",
+    ":",
+    "null",
+    "[]",
+    "é",
+    "NODATA",
+    "log-status",
+];
+
 fn url_seeds() -> Vec<Vec<u8>> {
     [
         "df://127.0.0.1:50050",
@@ -339,6 +381,16 @@ proptest! {
     #[test]
     fn zeek_logs(bytes in input(zeek_seeds(), ZEEK_TOKENS)) {
         let _ = nethunt::import::zeek::parse_sessions(&bytes);
+    }
+
+    #[test]
+    fn source_logs(bytes in input(source_log_seeds(), SOURCE_TOKENS)) {
+        let _ = nethunt::import::records::first_keys(&bytes);
+        for p in nethunt::library::sources::parsers().unwrap() {
+            for t in &p.raw {
+                let _ = nethunt::lake::raw::decode_text(&bytes, "f.log", &p.name, t);
+            }
+        }
     }
 
     #[test]

@@ -337,6 +337,22 @@ fn sources_union_and_window() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(csv_rows(&o.stdout)[1][0], want.to_string());
+    // --stats says what it cannot count.
+    let o = run(&[
+        "--stats",
+        "sql",
+        "SELECT count(*) FROM NetworkSessions",
+        "--data",
+        &vpc,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "the 4 text logs of the lake are read whole when scanned and not counted here"
+        ),
+        "{}",
+        o.stderr
+    );
 }
 
 fn gz(text: &str) -> Vec<u8> {
@@ -552,5 +568,209 @@ fn sources_on_s3_read_as_locally() {
         o.stderr.contains("--data s3://logs/vpc/: read as vpcflow"),
         "{}",
         o.stderr
+    );
+}
+/// Zeek Parquet with Zeek's own field names: `id.orig_h` as a column in one file, an `id` struct
+/// in another (and `ts` as epoch seconds in one, a timestamp in the other): one table.
+#[test]
+fn zeek_parquet_with_dotted_or_nested_names() {
+    use arrow::array::{Float64Array, Int64Array, StructArray, TimestampMicrosecondArray};
+    let dir = tempfile::tempdir().unwrap();
+    let s = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as Arc<dyn Array>;
+    let flat = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Float64, true),
+            Field::new("uid", DataType::Utf8, true),
+            Field::new("id.orig_h", DataType::Utf8, true),
+            Field::new("id.orig_p", DataType::Int64, true),
+            Field::new("id.resp_h", DataType::Utf8, true),
+            Field::new("id.resp_p", DataType::Int64, true),
+            Field::new("proto", DataType::Utf8, true),
+            Field::new("conn_state", DataType::Utf8, true),
+        ])),
+        vec![
+            Arc::new(Float64Array::from(vec![1714417137.5])),
+            s(&["C1"]),
+            s(&["10.0.0.1"]),
+            Arc::new(Int64Array::from(vec![50000])),
+            s(&["8.8.8.8"]),
+            Arc::new(Int64Array::from(vec![53])),
+            s(&["udp"]),
+            s(&["SF"]),
+        ],
+    )
+    .unwrap();
+    let id = StructArray::from(vec![
+        (
+            Arc::new(Field::new("orig_h", DataType::Utf8, true)),
+            s(&["10.0.0.2"]),
+        ),
+        (
+            Arc::new(Field::new("orig_p", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![40000])) as Arc<dyn Array>,
+        ),
+        (
+            Arc::new(Field::new("resp_h", DataType::Utf8, true)),
+            s(&["1.1.1.1"]),
+        ),
+        (
+            Arc::new(Field::new("resp_p", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![8443])) as Arc<dyn Array>,
+        ),
+    ]);
+    let nested = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("uid", DataType::Utf8, true),
+            Field::new("id", id.data_type().clone(), true),
+            Field::new("proto", DataType::Utf8, true),
+            Field::new("conn_state", DataType::Utf8, true),
+        ])),
+        vec![
+            Arc::new(TimestampMicrosecondArray::from(vec![1714417138000000]).with_timezone("UTC")),
+            s(&["C2"]),
+            Arc::new(id),
+            s(&["tcp"]),
+            s(&["REJ"]),
+        ],
+    )
+    .unwrap();
+    write_parquet(&dir.path().join("conn.a.parquet"), &flat);
+    write_parquet(&dir.path().join("conn.b.parquet"), &nested);
+    let rows = sql_rows(
+        dir.path().to_str().unwrap(),
+        "SELECT CAST(TimeGenerated AS VARCHAR) AS t, EventOriginalUid, SrcIpAddr, SrcPortNumber, DstIpAddr, DstPortNumber, NetworkProtocol, EventResult FROM NetworkSessions ORDER BY 1",
+    );
+    assert_eq!(
+        rows[1..],
+        [
+            vec![
+                "2024-04-29T18:58:57.500Z",
+                "C1",
+                "10.0.0.1",
+                "50000",
+                "8.8.8.8",
+                "53",
+                "UDP",
+                "Success"
+            ],
+            vec![
+                "2024-04-29T18:58:58Z",
+                "C2",
+                "10.0.0.2",
+                "40000",
+                "1.1.1.1",
+                "8443",
+                "TCP",
+                "Failure"
+            ],
+        ]
+    );
+}
+
+/// Security Lake tables are Iceberg tables: the `metadata/` folder beside the data (JSON and
+/// Avro files) is never read as data.
+#[test]
+fn iceberg_metadata_beside_security_lake_data_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("VPC_FLOW");
+    let data = lake.join("data/region=us-east-1/accountId=123456789012/eventDay=20240429");
+    std::fs::create_dir_all(&data).unwrap();
+    let src = real(
+        "derived/ocsf/region=us-east-1/accountId=123456789012/eventDay=20240429/20240429-zeek-network-activity.zstd.parquet",
+    );
+    std::fs::copy(&src, data.join("a.zstd.parquet")).unwrap();
+    std::fs::create_dir_all(lake.join("metadata")).unwrap();
+    std::fs::write(
+        lake.join("metadata/v1.metadata.json"),
+        "{\"format-version\":2}",
+    )
+    .unwrap();
+    std::fs::write(lake.join("metadata/snap-1.avro"), "Obj\u{1}").unwrap();
+    let rows = sql_rows(
+        lake.to_str().unwrap(),
+        "SELECT count(*) FROM NetworkSessions",
+    );
+    assert_eq!(rows[1][0], "7550");
+}
+
+/// An ASIM lake is its Parquet files: a manifest or notes beside them are neither data nor an
+/// error (as before source parsers existed).
+#[test]
+fn files_beside_an_asim_lake_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    for day in ["date=2024-07-30", "date=2024-07-31"] {
+        std::fs::create_dir_all(lake.join(day)).unwrap();
+        std::fs::copy(
+            sample_lake().join(day).join("part-00000.parquet"),
+            lake.join(day).join("part-00000.parquet"),
+        )
+        .unwrap();
+    }
+    std::fs::write(lake.join("manifest.json"), "{\"run\":\"x\"}").unwrap();
+    std::fs::write(lake.join("notes.log"), "checked by hand\n").unwrap();
+    let want = sql_rows(
+        sample_lake().to_str().unwrap(),
+        "SELECT count(*) FROM NetworkSessions",
+    );
+    let o = run(&[
+        "sql",
+        "SELECT count(*) FROM NetworkSessions",
+        "--data",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(csv_rows(&o.stdout), want);
+    assert!(!o.stderr.contains("note:"), "{}", o.stderr);
+}
+
+/// On a Ballista cluster (standalone, in this process) Parquet sources run through their
+/// parsers as they do locally; a text source is refused with the reason, not half-read.
+#[cfg(feature = "cluster")]
+#[test]
+fn parquet_sources_run_on_a_cluster_text_sources_are_refused() {
+    let top = real("top-10k.csv.zip");
+    for (data, q) in [
+        (real("derived/ocsf"), "uncommon_domains"),
+        (real("derived/vpcflow-parquet"), "non_standard_ports"),
+    ] {
+        let args = [
+            "run",
+            q,
+            "--data",
+            &data,
+            "--domains",
+            &top,
+            "--format",
+            "csv",
+            "-q",
+        ];
+        let local = run(&args);
+        assert_eq!(local.code, 0, "{}", local.stderr);
+        let mut c = args.to_vec();
+        c.extend(["--cluster", "standalone"]);
+        let remote = run(&c);
+        assert_eq!(remote.code, 0, "{}", remote.stderr);
+        assert_eq!(remote.stdout, local.stdout, "{q} on {data}");
+    }
+    let vpc = real("derived/vpcflow");
+    assert_error(
+        &run(&[
+            "run",
+            "non_standard_ports",
+            "--data",
+            &vpc,
+            "--cluster",
+            "standalone",
+            "-q",
+        ]),
+        &["the vpcflow parser reads text logs in this process only"],
     );
 }
