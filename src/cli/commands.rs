@@ -85,7 +85,17 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Import(ImportCommand::Zeek(args)) => {
-            let done = crate::import::zeek::import(&args.logs, &args.out)?;
+            let done = match crate::import::zeek::prepare(&args.logs, &args.out)? {
+                Err(before) => crate::import::zeek::Imported {
+                    before,
+                    ..Default::default()
+                },
+                Ok(prepared) => {
+                    let ctx = crate::engine::context_for(&crate::engine::EngineOptions::default())?;
+                    let sessions = crate::engine::sources::zeek_import(&ctx, &prepared).await?;
+                    crate::import::zeek::write(&prepared, &args.out, sessions).await?
+                }
+            };
             if !done.before.is_empty() {
                 if !quiet {
                     eprintln!(

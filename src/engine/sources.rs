@@ -3,7 +3,8 @@
 //! first records unless `SOURCE=` names it, its raw tables registered and its parser's view
 //! planned over them; the table is the union of the views by column name, as
 //! `_Im_NetworkSession` unions ASIM's parsers. One ASIM Parquet lake alone is registered as it
-//! is. Uses: `library` (source parsers), `lake`, `schema`, `error`.
+//! is. Also the sessions `import zeek` writes: the zeek parser's view over the logs it is given.
+//! Uses: `library` (source parsers), `lake`, `import` (what an import writes), `schema`, `error`.
 
 use std::sync::Arc;
 
@@ -410,6 +411,79 @@ fn parquet_keys(schema: &Schema) -> Vec<String> {
         walk(f.name(), f.data_type(), &mut out);
     }
     out
+}
+
+/// The sessions `import zeek` writes: the zeek parser's view over the prepared logs, in the
+/// import's schema ([`crate::import::zeek::schema`]). Reading Zeek logs in place and importing
+/// them are the one mapping of `parsers/zeek.sql`.
+pub async fn zeek_import(
+    ctx: &SessionContext,
+    prepared: &crate::import::zeek::Prepared,
+) -> Result<impl futures::Stream<Item = Result<arrow::array::RecordBatch>> + Unpin + use<>> {
+    let parser = parsers::parser("zeek")?;
+    let schema = source_schema(ctx, 0)?;
+    let store = ctx
+        .runtime_env()
+        .object_store(datafusion::execution::object_store::ObjectStoreUrl::local_filesystem())
+        .map_err(|e| Error::Config(one_line(&e)))?;
+    for table in &parser.raw {
+        let paths = match table.name.as_str() {
+            "conn" => &prepared.conn,
+            "http" => &prepared.http,
+            "ssl" => &prepared.ssl,
+            other => {
+                return Err(Error::Config(format!(
+                    "import zeek: the zeek parser has a raw table {other} the import does not fill"
+                )));
+            }
+        };
+        let files = paths
+            .iter()
+            .map(|p| {
+                let io = |e: std::io::Error| Error::Io {
+                    path: p.clone(),
+                    source: e,
+                };
+                let abs = std::fs::canonicalize(p).map_err(io)?;
+                let size = std::fs::metadata(&abs).map_err(io)?.len();
+                let object_path = object_store::path::Path::from_absolute_path(&abs)
+                    .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+                Ok(LakeFile {
+                    location: p.display().to_string(),
+                    object_path: object_path.as_ref().to_string(),
+                    size,
+                    row_groups: 0,
+                    partitions: vec![],
+                    schema: Arc::new(Schema::empty()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        raw::register(ctx, &schema, table, &parser.name, &files, store.clone()).await?;
+    }
+    let plan = view(ctx, &schema, &parser, "import zeek").await?;
+    let target = crate::import::zeek::schema();
+    let exprs: Vec<Expr> = target
+        .fields()
+        .iter()
+        .map(|f| cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect();
+    let plan = LogicalPlanBuilder::from(plan)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::datafusion("import zeek", e))?;
+    let stream = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| Error::datafusion("import zeek", e))?
+        .execute_stream()
+        .await
+        .map_err(|e| Error::datafusion("import zeek", e))?;
+    Ok(stream.map(move |b| {
+        let b = b.map_err(|e| Error::datafusion("import zeek", e))?;
+        // The writer's schema has the non-null fields of a written lake.
+        arrow::array::RecordBatch::try_new(target.clone(), b.columns().to_vec())
+            .map_err(|e| Error::Config(format!("import zeek: {e}")))
+    }))
 }
 
 #[cfg(test)]

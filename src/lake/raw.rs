@@ -27,7 +27,6 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::LakeFile;
@@ -43,6 +42,8 @@ const TEXT_BATCH: usize = 8192;
 pub enum RawType {
     String,
     Int,
+    /// A port number: an integer from 0 to 65535 (a text value outside is an error).
+    Port,
     Float,
     Bool,
     /// A point in time: a timestamp column, epoch seconds (integer or with a fraction) or an
@@ -55,6 +56,7 @@ impl RawType {
         Some(match s {
             "string" => RawType::String,
             "int" => RawType::Int,
+            "port" => RawType::Port,
             "float" => RawType::Float,
             "bool" => RawType::Bool,
             "time" => RawType::Time,
@@ -65,6 +67,7 @@ impl RawType {
         match self {
             RawType::String => "string",
             RawType::Int => "int",
+            RawType::Port => "port",
             RawType::Float => "float",
             RawType::Bool => "bool",
             RawType::Time => "time",
@@ -73,7 +76,7 @@ impl RawType {
     pub fn arrow(self) -> DataType {
         match self {
             RawType::String => DataType::Utf8,
-            RawType::Int => DataType::Int64,
+            RawType::Int | RawType::Port => DataType::Int64,
             RawType::Float => DataType::Float64,
             RawType::Bool => DataType::Boolean,
             RawType::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -280,6 +283,7 @@ fn project(schema: &Schema, c: &RawColumn) -> Expr {
         },
         // Text where a number belongs ("-" in AWS's Parquet): NULL rather than a failed scan.
         _ if is_text && c.ty != RawType::String => try_cast(expr, target),
+        // (Parquet ports are cast as they are: a typed column, not text to validate.)
         _ => cast(expr, target),
     };
     converted.alias(&c.name)
@@ -308,28 +312,31 @@ impl PartitionStream for TextFile {
         let parser = self.parser.clone();
         let table = self.table.clone();
         let schema = self.schema.clone();
-        let work = async move {
+        // The file is decoded on a blocking thread and its batches handed over two at a time,
+        // so memory holds the (compressed) file and two batches, not the whole decoded log.
+        let (tx, rx) = tokio::sync::mpsc::channel::<datafusion::error::Result<RecordBatch>>(2);
+        tokio::spawn(async move {
             let external = |e: Error| DataFusionError::External(Box::new(e));
-            let bytes = async { store.get(&path).await?.bytes().await }
-                .await
-                .map_err(|e| {
-                    external(Error::table(
-                        SESSIONS,
-                        &location,
-                        crate::error::explain(&e.to_string()),
-                    ))
-                })?;
-            tokio::task::spawn_blocking(move || decode_text(&bytes, &location, &parser, &table))
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?
-                .map_err(external)
-        };
-        let batches = futures::stream::once(work)
-            .map(|r| match r {
-                Ok(v) => futures::stream::iter(v.into_iter().map(Ok)).boxed(),
-                Err(e) => futures::stream::iter([Err(e)]).boxed(),
+            let bytes = match async { store.get(&path).await?.bytes().await }.await {
+                Ok(b) => b,
+                Err(e) => {
+                    let e =
+                        Error::table(SESSIONS, &location, crate::error::explain(&e.to_string()));
+                    let _ = tx.send(Err(external(e))).await;
+                    return;
+                }
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                let sent = decode_each(&bytes, &location, &parser, &table, &mut |b| {
+                    tx.blocking_send(Ok(b)).is_ok()
+                });
+                if let Err(e) = sent {
+                    let _ = tx.blocking_send(Err(external(e)));
+                }
             })
-            .flatten();
+            .await;
+        });
+        let batches = tokio_stream_from(rx);
         Box::pin(RecordBatchStreamAdapter::new(schema, batches))
     }
 }
@@ -337,6 +344,7 @@ impl PartitionStream for TextFile {
 enum Builder {
     Str(StringBuilder),
     Int(Int64Builder),
+    Port(Int64Builder),
     Float(Float64Builder),
     Bool(BooleanBuilder),
     Time(TimestampMicrosecondBuilder),
@@ -347,6 +355,7 @@ impl Builder {
         match ty {
             RawType::String => Builder::Str(StringBuilder::new()),
             RawType::Int => Builder::Int(Int64Builder::new()),
+            RawType::Port => Builder::Port(Int64Builder::new()),
             RawType::Float => Builder::Float(Float64Builder::new()),
             RawType::Bool => Builder::Bool(BooleanBuilder::new()),
             RawType::Time => Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
@@ -359,6 +368,13 @@ impl Builder {
         match self {
             Builder::Str(b) => b.append_option(v),
             Builder::Int(b) => b.append_option(v.map(parse_int).transpose()?),
+            Builder::Port(b) => b.append_option(
+                v.map(|s| match parse_int(s)? {
+                    p @ 0..=65535 => Ok(p),
+                    p => Err(format!("{p} is not a port number")),
+                })
+                .transpose()?,
+            ),
             Builder::Float(b) => b.append_option(
                 v.map(|s| {
                     s.parse::<f64>()
@@ -382,7 +398,7 @@ impl Builder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             Builder::Str(b) => Arc::new(b.finish()),
-            Builder::Int(b) => Arc::new(b.finish()),
+            Builder::Int(b) | Builder::Port(b) => Arc::new(b.finish()),
             Builder::Float(b) => Arc::new(b.finish()),
             Builder::Bool(b) => Arc::new(b.finish()),
             Builder::Time(b) => Arc::new(b.finish()),
@@ -404,16 +420,39 @@ fn parse_int(s: &str) -> std::result::Result<i64, String> {
 }
 
 /// Decode one text log (gzip or plain) into batches of the table's pinned schema; `location` and
-/// `parser` name them in errors. (Public for the fuzz tests.)
+/// `parser` name them in errors. (Public for the fuzz tests and `import zeek`.)
 pub fn decode_text(
     bytes: &[u8],
     location: &str,
     parser: &str,
     table: &RawTable,
 ) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    decode_each(bytes, location, parser, table, &mut |b| {
+        out.push(b);
+        true
+    })?;
+    Ok(out)
+}
+
+/// A receiver as a stream of what is sent on it.
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
+/// Decode one text log, handing each batch to `emit` as it is full; `emit` returning false
+/// (nobody wants more) stops the decoding.
+fn decode_each(
+    bytes: &[u8],
+    location: &str,
+    parser: &str,
+    table: &RawTable,
+    emit: &mut dyn FnMut(RecordBatch) -> bool,
+) -> Result<()> {
     let schema = table.schema();
     let mut builders: Vec<Builder> = table.columns.iter().map(|c| Builder::new(c.ty)).collect();
-    let mut out = Vec::new();
     let mut rows = 0;
     let finish = |builders: &mut Vec<Builder>| {
         RecordBatch::try_new(
@@ -422,7 +461,9 @@ pub fn decode_text(
         )
         .map_err(|e| Error::table(SESSIONS, location, e.to_string()))
     };
-    records::read_any(
+    // The reader stops at the first error: nobody wanting more batches is one, not reported.
+    let mut wanted = true;
+    let read = records::read_any(
         records::decompress(bytes),
         std::path::Path::new(location),
         |_, rec| {
@@ -439,16 +480,23 @@ pub fn decode_text(
             }
             rows += 1;
             if rows == TEXT_BATCH {
-                out.push(finish(&mut builders)?);
                 rows = 0;
+                wanted = emit(finish(&mut builders)?);
+                if !wanted {
+                    return Err(Error::Config(String::new()));
+                }
             }
             Ok(())
         },
-    )?;
-    if rows > 0 {
-        out.push(finish(&mut builders)?);
+    );
+    if !wanted {
+        return Ok(());
     }
-    Ok(out)
+    read?;
+    if rows > 0 {
+        emit(finish(&mut builders)?);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

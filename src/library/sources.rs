@@ -105,7 +105,7 @@ impl SourceParser {
                             })
                             .ok_or_else(|| {
                                 err(format!(
-                                    "[raw.{tname}] column {c}: type must be string, int, float, \
+                                    "[raw.{tname}] column {c}: type must be string, int, port, float, \
                                      bool or time, got {ty}"
                                 ))
                             })

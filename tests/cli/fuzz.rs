@@ -380,7 +380,10 @@ proptest! {
 
     #[test]
     fn zeek_logs(bytes in input(zeek_seeds(), ZEEK_TOKENS)) {
-        let _ = nethunt::import::zeek::parse_sessions(&bytes);
+        // Through the zeek parser's raw conn table, as `import zeek` and `--data` read it.
+        let zeek = nethunt::library::sources::parser("zeek").unwrap();
+        let conn = zeek.raw.iter().find(|t| t.name == "conn").unwrap();
+        let _ = nethunt::lake::raw::decode_text(&bytes, "conn.log", "zeek", conn);
     }
 
     #[test]
