@@ -13,6 +13,7 @@
 //! | `kql_endswith(text, suffix)` | KQL `endswith`: suffix test ignoring ASCII case only |
 //! | `kql_has(text, term)`, `kql_has_cs` | KQL `has` / `has_cs`: whole-term match |
 //! | `kql_has_any(text, term, ...)`, `kql_has_all` | KQL `has_any` / `has_all` (terms or one array) |
+//! | `datetime_diff(period, a, b)` | KQL `datetime_diff`: calendar periods between two datetimes |
 //! | `make_set(x [, max])` (aggregate) | KQL `make_set`: distinct non-NULL values, first met, `[]` for none |
 //!
 //! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
@@ -39,6 +40,7 @@ pub mod domain;
 pub mod ip;
 mod kernel;
 pub mod text;
+pub mod time;
 
 pub use domain::{registered_domain, second_level_domain};
 pub use ip::{ipv4_is_in_range, ipv4_is_private, parse_ipv4, parse_ipv4_net};
@@ -64,6 +66,7 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(text::kql_has_cs_udf()),
         Arc::new(text::kql_has_any_udf()),
         Arc::new(text::kql_has_all_udf()),
+        Arc::new(time::datetime_diff_udf()),
     ]
 }
 

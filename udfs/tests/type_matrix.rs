@@ -332,6 +332,9 @@ async fn wrong_argument_types_are_plan_errors() {
         "SELECT kql_has_cs('a', 1)",
         "SELECT kql_has_any('a')",
         "SELECT kql_has_all('a', [1])",
+        "SELECT datetime_diff('day', 1, 2)",
+        "SELECT datetime_diff('day', now())",
+        "SELECT datetime_diff('fortnight', now(), now())",
     ] {
         let err = match ctx.sql(sql).await {
             Err(e) => e.to_string(),
@@ -340,6 +343,67 @@ async fn wrong_argument_types_are_plan_errors() {
         let fname = sql.split('(').next().unwrap().trim_start_matches("SELECT ");
         assert!(err.contains(fname), "{sql}: {err}");
     }
+}
+
+/// datetime_diff over every timestamp unit and zone, dates, ISO strings and NULLs: the answer is
+/// the same instant arithmetic whatever the input's type.
+#[tokio::test]
+async fn datetime_diff_all_types() {
+    let ctx = context().await;
+    let a = "2017-10-31T01:00:00Z";
+    let b = "2017-10-30T23:59:00Z";
+    let mut exprs = Vec::new();
+    for unit in ["Second", "Millisecond", "Microsecond", "Nanosecond"] {
+        for tz in [", None)", ", Some(\"UTC\"))", ", Some(\"+02:00\"))"] {
+            let ty = format!("Timestamp({unit}{tz}");
+            exprs.push(format!(
+                "datetime_diff('hour', arrow_cast(arrow_cast('{a}', 'Timestamp(Nanosecond, Some(\"UTC\"))'), '{ty}'), \
+                 arrow_cast(arrow_cast('{b}', 'Timestamp(Nanosecond, Some(\"UTC\"))'), '{ty}'))"
+            ));
+        }
+    }
+    exprs.push(format!("datetime_diff('HOUR', '{a}', '{b}')"));
+    exprs.push(format!(
+        "datetime_diff('hour', arrow_cast('{a}', 'Utf8View'), '{b}')"
+    ));
+    let sql = format!("SELECT {}", exprs.join(", "));
+    let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    for (i, c) in b[0].columns().iter().enumerate() {
+        assert_eq!(c.data_type(), &DataType::Int64, "{}", exprs[i]);
+        assert_eq!(
+            c.as_primitive::<arrow::datatypes::Int64Type>().value(0),
+            2,
+            "{}",
+            exprs[i]
+        );
+    }
+    // Dates, NULLs, and a column of periods.
+    let b = ctx
+        .sql(
+            "SELECT datetime_diff('month', DATE '2017-01-01', DATE '2015-12-30'), \
+                    datetime_diff('day', NULL, now()), datetime_diff(NULL, now(), now()), \
+                    datetime_diff(p, TIMESTAMP '2017-10-29 00:00:00', TIMESTAMP '2017-09-30 23:59:00') \
+             FROM (VALUES ('week'), ('day'), (NULL)) AS v(p)",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let ints = |i: usize| -> Vec<Option<i64>> {
+        b.iter()
+            .flat_map(|b| {
+                b.column(i)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(ints(0), [Some(13); 3]);
+    assert_eq!(ints(1), [None; 3]);
+    assert_eq!(ints(2), [None; 3]);
+    assert_eq!(ints(3), [Some(5), Some(29), None]);
 }
 
 #[tokio::test]
