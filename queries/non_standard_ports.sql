@@ -4,6 +4,7 @@
 -- title = "Traffic to non-standard ports"
 -- description = "Sources that fail to connect to more than $threshold distinct uncommon ports on public IPv4 destinations within one time bin: an indication of network service scanning."
 -- mitre = ["T1046"]
+-- tactics = ["Discovery"]
 -- severity = "medium"
 -- source = "Azure Monitor sample query for NetworkSessions: 'Get traffic to non standard ports' (KQL)"
 -- reference = "https://learn.microsoft.com/azure/azure-monitor/reference/queries/networksessions"

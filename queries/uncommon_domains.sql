@@ -4,6 +4,7 @@
 -- title = "High-volume traffic to uncommon domains"
 -- description = "Bytes sent to hosts whose second-level domain (the seed's regex) is not in the top-1M popularity list (table top1m): an indication of data exfiltration."
 -- mitre = ["T1048", "T1041"]
+-- tactics = ["Exfiltration"]
 -- severity = "medium"
 -- source = "Azure Monitor sample query for NetworkSessions: 'High volume traffic to uncommon domains' (KQL)"
 -- reference = "https://learn.microsoft.com/azure/azure-monitor/reference/queries/networksessions"

@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use arrow::util::display::FormatOptions;
 use futures::StreamExt;
@@ -139,13 +139,13 @@ pub async fn write_stream<W: Write + Send>(
             let mut wrote = false;
             while let Some(b) = next_batch!() {
                 rows += b.num_rows();
+                let b = flat_for_csv(&b).map_err(fail)?;
                 writer.write(&b).map_err(|e| fail(e.to_string()))?;
                 wrote = true;
             }
             if !wrote {
-                writer
-                    .write(&RecordBatch::new_empty(schema.clone()))
-                    .map_err(|e| fail(e.to_string()))?;
+                let empty = flat_for_csv(&RecordBatch::new_empty(schema.clone())).map_err(fail)?;
+                writer.write(&empty).map_err(|e| fail(e.to_string()))?;
             }
             writer.into_inner()
         }
@@ -185,6 +185,40 @@ pub async fn write_stream<W: Write + Send>(
         }
     };
     Ok((w, rows))
+}
+
+/// A batch CSV can hold: nested columns (the arrays `make_set` gives, structs) as text, written
+/// as the table format shows them (`[443, 80]`); other columns as they are.
+fn flat_for_csv(batch: &RecordBatch) -> std::result::Result<RecordBatch, String> {
+    if !batch.columns().iter().any(|c| c.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let opts = arrow::util::display::FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut cols: Vec<arrow::array::ArrayRef> = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !c.data_type().is_nested() {
+            fields.push(f.as_ref().clone());
+            cols.push(c.clone());
+            continue;
+        }
+        let fmt = arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &opts)
+            .map_err(|e| e.to_string())?;
+        let text: arrow::array::StringArray = (0..c.len())
+            .map(|i| (!c.is_null(i)).then(|| fmt.value(i).to_string()))
+            .collect();
+        fields.push(arrow::datatypes::Field::new(
+            f.name(),
+            arrow::datatypes::DataType::Utf8,
+            true,
+        ));
+        cols.push(std::sync::Arc::new(text));
+    }
+    RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Rows written to stdout: how many, and whether the reader took them all.

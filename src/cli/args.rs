@@ -46,7 +46,7 @@ pub enum Command {
     /// Run ad-hoc SQL over the same tables (NetworkSessions, top1m, --table)
     Sql(SqlArgs),
     /// List the hunting queries: name, title, MITRE techniques, parameters
-    Queries,
+    Queries(QueriesArgs),
     /// Show one query: metadata, parameters with defaults, and its SQL
     Show {
         /// Query name or path to a .sql file
@@ -498,6 +498,26 @@ impl From<BatchFormat> for Format {
 pub struct ReplArgs {
     #[command(flatten)]
     pub tables: TableArgs,
+}
+
+/// Filters of `queries`: a query is listed when it matches every one given.
+#[derive(Debug, Args, Default)]
+pub struct QueriesArgs {
+    /// Only queries with this MITRE technique (T1046; T1021 also matches T1021.001)
+    #[arg(long, value_name = "TECHNIQUE")]
+    pub mitre: Option<String>,
+
+    /// Only queries with this MITRE tactic (Discovery, LateralMovement, ...; any case)
+    #[arg(long, value_name = "TACTIC")]
+    pub tactic: Option<String>,
+
+    /// Only queries of at least this severity (informational, low, medium, high, critical)
+    #[arg(long, value_name = "LEVEL")]
+    pub severity: Option<String>,
+
+    /// Only queries whose name, title or description contains TEXT (any case)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Args)]

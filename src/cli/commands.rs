@@ -55,9 +55,15 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             print!("{}", domains_status(&cache));
             Ok(Outcome::Ok)
         }
-        Command::Queries => {
+        Command::Queries(args) => {
             let lib = Library::load(cli.library.as_deref())?;
-            print!("{}", lib.listing());
+            let filter = crate::library::Filter {
+                mitre: args.mitre,
+                tactic: args.tactic,
+                severity: args.severity,
+                search: args.search,
+            };
+            print!("{}", lib.listing(&filter)?);
             Ok(Outcome::Ok)
         }
         Command::Show { query } => {

@@ -39,7 +39,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[PATTERN]",
         "list functions (name contains PATTERN) with their documentation",
     ),
-    ("\\queries", "", "list the hunting queries"),
+    (
+        "\\queries",
+        "[TEXT]",
+        "list the hunting queries (those whose name, title or description holds TEXT)",
+    ),
     (
         "\\show",
         "NAME",
@@ -445,7 +449,13 @@ impl Repl {
                 }
                 self.print(&s)?;
             }
-            "queries" => self.print(&self.library.listing())?,
+            "queries" => {
+                let filter = crate::library::Filter {
+                    search: rest.first().map(|s| s.to_string()),
+                    ..Default::default()
+                };
+                self.print(&self.library.listing(&filter)?)?
+            }
             "show" => match rest.as_slice() {
                 [q] => {
                     let q = self.library.get(q)?;

@@ -208,6 +208,11 @@ pub async fn executor(args: ExecutorOptions, quiet: bool) -> Result<()> {
     };
 
     let mut functions = BallistaFunctionRegistry::default();
+    // Ballista's default registry has DataFusion's core functions but not the array ones
+    // (array_length, make_array, ...), which the library's queries use.
+    for f in datafusion::functions_nested::all_default_nested_functions() {
+        functions.scalar_functions.insert(f.name().to_string(), f);
+    }
     if args.with_functions {
         for f in nethunt_udfs::all_udfs() {
             functions.scalar_functions.insert(f.name().to_string(), f);

@@ -245,10 +245,14 @@ impl Engine {
                 .set(k, v)
                 .map_err(|e| qerr(None, format!("setting {k} = {v}: {}", one_line(&e))))?;
         }
+        // Optional columns the lake lacks read as NULL while this query is planned.
+        let restore = self.optional_columns(&q.meta.optional_columns).await?;
         let plan = statement
             .plan(&state)
             .await
-            .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
+            .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e));
+        drop(restore);
+        let plan = plan?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -282,7 +286,7 @@ impl Engine {
         }
         let plan = bind(plan, values, &used)
             .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
-        self.check_lake(&plan)?;
+        self.check_lake(&plan, &q.text, &q.meta.optional_columns)?;
         Ok(DataFrame::new(state, plan))
     }
 
@@ -305,14 +309,30 @@ impl Engine {
     }
 
     /// Check the lake columns a plan refers to, in every file of the lake.
-    fn check_lake(&self, plan: &LogicalPlan) -> Result<()> {
+    /// Check the lake columns a plan reads, in every file of the lake: those the plan refers
+    /// to that the query's text names (a `*` or a view's own projection names none), except the
+    /// query's optional ones.
+    fn check_lake(&self, plan: &LogicalPlan, text: &str, optional: &[String]) -> Result<()> {
         let Some(lake) = &self.lake else {
             return Ok(());
         };
-        // Names the plan refers to that are columns of the lake (aliases of the same name are
-        // checked too: harmless, they come from the lake).
+        let code: String = text
+            .lines()
+            .map(|l| l.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let names = |c: &str| {
+            code.match_indices(c).any(|(i, _)| {
+                let before = code[..i].chars().next_back();
+                let after = code[i + c.len()..].chars().next();
+                let word =
+                    |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+                !word(before) && !word(after)
+            })
+        };
         let cols: Vec<String> = lake::referenced_columns(plan)
             .into_iter()
+            .filter(|c| !optional.contains(c) && names(c))
             .filter(|c| {
                 lake.files
                     .iter()
@@ -320,6 +340,61 @@ impl Engine {
             })
             .collect();
         lake.check_columns(&cols)
+    }
+
+    /// While a query with optional columns is planned: `NetworkSessions` with those the lake
+    /// lacks altogether as NULL columns (restored when the guard drops). `None`: nothing to add.
+    async fn optional_columns(&self, optional: &[String]) -> Result<Option<Restore>> {
+        let Some(lake) = &self.lake else {
+            return Ok(None);
+        };
+        if lake.parsed {
+            return Ok(None);
+        }
+        let original = self
+            .ctx
+            .table_provider(datafusion::common::TableReference::bare(SESSIONS))
+            .await
+            .map_err(|e| Error::datafusion(SESSIONS, e))?;
+        let have = original.schema();
+        let absent: Vec<&String> = optional
+            .iter()
+            .filter(|c| have.field_with_name(c).is_err())
+            .collect();
+        if absent.is_empty() {
+            return Ok(None);
+        }
+        use datafusion::logical_expr::{LogicalPlanBuilder, ident, lit};
+        let mut exprs: Vec<datafusion::logical_expr::Expr> =
+            have.fields().iter().map(|f| ident(f.name())).collect();
+        for c in absent {
+            let t = crate::schema::read_type(crate::schema::field(c, true).data_type());
+            let null = ScalarValue::try_from(&t).map_err(|e| Error::datafusion(SESSIONS, e))?;
+            exprs.push(lit(null).alias(c.as_str()));
+        }
+        let plan = LogicalPlanBuilder::scan(
+            SESSIONS,
+            datafusion::datasource::provider_as_source(original.clone()),
+            None,
+        )
+        .and_then(|b| b.project(exprs))
+        .and_then(|b| b.build())
+        .map_err(|e| Error::datafusion(SESSIONS, e))?;
+        let name = datafusion::common::TableReference::bare(SESSIONS);
+        self.ctx
+            .deregister_table(name.clone())
+            .map_err(|e| Error::datafusion(SESSIONS, e))?;
+        let restore = Restore {
+            ctx: self.ctx.clone(),
+            original: Some(original),
+        };
+        self.ctx
+            .register_table(
+                name,
+                std::sync::Arc::new(datafusion::datasource::ViewTable::new(plan, None)),
+            )
+            .map_err(|e| Error::datafusion(SESSIONS, e))?;
+        Ok(Some(restore))
     }
 
     /// Plan every statement of ad-hoc SQL; see [`Engine::plan_text`].
@@ -374,7 +449,7 @@ impl Engine {
                 .collect();
             let plan = bind(plan, values, &used).map_err(|e| Error::datafusion(what, e))?;
             if is_query {
-                self.check_lake(&plan)?;
+                self.check_lake(&plan, text, &[])?;
             }
             let df = self
                 .ctx
@@ -393,9 +468,25 @@ impl Engine {
     }
 }
 
+/// Puts the registered `NetworkSessions` back when dropped.
+struct Restore {
+    ctx: SessionContext,
+    original: Option<std::sync::Arc<dyn datafusion::catalog::TableProvider>>,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(p) = self.original.take() {
+            let name = datafusion::common::TableReference::bare(SESSIONS);
+            let _ = self.ctx.deregister_table(name.clone());
+            let _ = self.ctx.register_table(name, p);
+        }
+    }
+}
+
 /// Bind a query's parameters, with the window's bounds (`--from`/`--to`) as the values of its
 /// `$start`/`$end` (when it declares them as timestamps and they are not given with -p), and a
-/// given `$start`/`$end` narrowing the window in turn, so that either way whole partitions are
+/// given `$start`/`$end` (not a default) narrowing the window in turn, so that either way whole partitions are
 /// skipped.
 pub fn bind_window(
     query: &Query,
@@ -423,9 +514,15 @@ pub fn bind_window(
         }
     }
     let values = query.bind(&assignments)?;
+    // Only a bound that was given narrows the window: a declared default (an open window such
+    // as 1970-01-01..2200-01-01) is no reason to walk time folders.
     let instant = |n: &str| {
         values.iter().find_map(|(k, v)| match v {
-            ScalarValue::TimestampMicrosecond(Some(us), _) if k == n && declares(n) => Some(*us),
+            ScalarValue::TimestampMicrosecond(Some(us), _)
+                if k == n && declares(n) && assignments.iter().any(|(a, _)| a == n) =>
+            {
+                Some(*us)
+            }
             _ => None,
         })
     };

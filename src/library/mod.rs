@@ -29,6 +29,29 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "uncommon_domains",
         include_str!("../../queries/uncommon_domains.sql"),
     ),
+    (
+        "cleartext_auth_protocols",
+        include_str!("../../queries/cleartext_auth_protocols.sql"),
+    ),
+    (
+        "excessive_failed_connections",
+        include_str!("../../queries/excessive_failed_connections.sql"),
+    ),
+    ("omi_ports", include_str!("../../queries/omi_ports.sql")),
+    (
+        "outbound_ldap",
+        include_str!("../../queries/outbound_ldap.sql"),
+    ),
+    ("port_scan", include_str!("../../queries/port_scan.sql")),
+    (
+        "port_sweep_external",
+        include_str!("../../queries/port_sweep_external.sql"),
+    ),
+    (
+        "rdp_bruteforce",
+        include_str!("../../queries/rdp_bruteforce.sql"),
+    ),
+    ("rdp_traffic", include_str!("../../queries/rdp_traffic.sql")),
 ];
 
 #[derive(Debug, Clone)]
@@ -48,6 +71,11 @@ pub struct QueryMeta {
     pub title: String,
     pub description: String,
     pub mitre: Vec<String>,
+    /// MITRE ATT&CK tactics, as Sentinel names them (`Discovery`, `CommandAndControl`, ...).
+    pub tactics: Vec<String>,
+    /// ASIM columns the query reads when the lake has them and takes as NULL when it has none
+    /// (`SrcUsername` for the cleartext hunt): no "column is missing" error for those.
+    pub optional_columns: Vec<String>,
     pub severity: String,
     pub source: Option<String>,
     pub reference: Option<String>,
@@ -167,6 +195,53 @@ impl Query {
             }
             None => return Err(err(None, "header field 'mitre' is missing".into())),
         };
+        let tactics = match table.get("tactics") {
+            None => vec![],
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| TACTICS.contains(s))
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            err(
+                                None,
+                                format!(
+                                    "tactics entries are MITRE ATT&CK tactics as Sentinel names \
+                                     them ({}), got {v}",
+                                    TACTICS.join(", ")
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => {
+                return Err(err(None, format!("tactics must be an array, got {other}")));
+            }
+        };
+        let optional_columns = match table.get("optional_columns") {
+            None => vec![],
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| crate::schema::family(s).is_some())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            err(
+                                None,
+                                format!("optional_columns entries are ASIM column names, got {v}"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => {
+                return Err(err(
+                    None,
+                    format!("optional_columns must be an array, got {other}"),
+                ));
+            }
+        };
         let source = get_str("source", false)?;
         let reference = get_str("reference", false)?;
 
@@ -264,12 +339,14 @@ impl Query {
             }
             Some(other) => return Err(err(None, format!("settings must be a table, got {other}"))),
         }
-        const KNOWN: [&str; 12] = [
+        const KNOWN: [&str; 14] = [
             "id",
             "name",
             "title",
             "description",
             "mitre",
+            "tactics",
+            "optional_columns",
             "severity",
             "source",
             "reference",
@@ -295,6 +372,8 @@ impl Query {
                 title,
                 description,
                 mitre,
+                tactics,
+                optional_columns,
                 severity,
                 source,
                 reference,
@@ -312,12 +391,13 @@ impl Query {
     pub fn describe(&self) -> String {
         let m = &self.meta;
         let mut s = format!(
-            "name:        {}\nid:          {}\ntitle:       {}\ndescription: {}\nmitre:       {}\nseverity:    {}\n",
+            "name:        {}\nid:          {}\ntitle:       {}\ndescription: {}\nmitre:       {}\ntactics:     {}\nseverity:    {}\n",
             m.name,
             m.id,
             m.title,
             m.description,
             m.mitre.join(", "),
+            m.tactics.join(", "),
             m.severity
         );
         if let Some(src) = &m.source {
@@ -442,6 +522,24 @@ fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTa
     })
 }
 
+/// The MITRE ATT&CK enterprise tactics, as Sentinel's `tactics` field names them.
+pub const TACTICS: [&str; 14] = [
+    "Reconnaissance",
+    "ResourceDevelopment",
+    "InitialAccess",
+    "Execution",
+    "Persistence",
+    "PrivilegeEscalation",
+    "DefenseEvasion",
+    "CredentialAccess",
+    "Discovery",
+    "LateralMovement",
+    "Collection",
+    "CommandAndControl",
+    "Exfiltration",
+    "Impact",
+];
+
 fn is_mitre_id(s: &str) -> bool {
     // T1046, T1021.001, TA0007
     let rest = s.strip_prefix("TA").or_else(|| s.strip_prefix('T'));
@@ -510,6 +608,66 @@ pub(crate) fn header_table(text: &str, origin: &Path) -> Result<(toml::Table, us
     Ok((table, end))
 }
 
+/// What `queries` lists: every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// A technique; a parent (T1021) also matches its sub-techniques (T1021.001).
+    pub mitre: Option<String>,
+    pub tactic: Option<String>,
+    /// The least severity.
+    pub severity: Option<String>,
+    /// Text in the name, title or description, any case.
+    pub search: Option<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, m: &QueryMeta) -> Result<bool> {
+        if let Some(t) = &self.mitre {
+            let t = t.to_ascii_uppercase();
+            if !m.mitre.iter().any(|x| {
+                *x == t
+                    || x.strip_prefix(t.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            }) {
+                return Ok(false);
+            }
+        }
+        if let Some(t) = &self.tactic
+            && !m.tactics.iter().any(|x| x.eq_ignore_ascii_case(t))
+        {
+            if !TACTICS.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                return Err(Error::Config(format!(
+                    "--tactic {t}: not a MITRE ATT&CK tactic ({})",
+                    TACTICS.join(", ")
+                )));
+            }
+            return Ok(false);
+        }
+        if let Some(level) = &self.severity {
+            let rank = |s: &str| SEVERITIES.iter().position(|x| x.eq_ignore_ascii_case(s));
+            let Some(least) = rank(level) else {
+                return Err(Error::Config(format!(
+                    "--severity {level}: not one of {}",
+                    SEVERITIES.join(", ")
+                )));
+            };
+            if rank(&m.severity).is_none_or(|r| r < least) {
+                return Ok(false);
+            }
+        }
+        if let Some(text) = &self.search {
+            let text = text.to_lowercase();
+            if ![&m.name, &m.title, &m.description]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&text))
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// The set of queries available to `run`, `queries` and `show`.
 #[derive(Debug, Clone)]
 pub struct Library {
@@ -547,10 +705,14 @@ impl Library {
         Ok(Library { queries })
     }
 
-    /// The `queries` listing: name, title, MITRE, severity, parameters.
-    pub fn listing(&self) -> String {
+    /// The `queries` listing of the queries `filter` keeps: name, title, MITRE, tactics,
+    /// severity, parameters.
+    pub fn listing(&self, filter: &Filter) -> Result<String> {
         let mut s = String::new();
         for q in &self.queries {
+            if !filter.keeps(&q.meta)? {
+                continue;
+            }
             let m = &q.meta;
             s.push_str(&format!("{}\n", m.name));
             s.push_str(&format!(
@@ -559,6 +721,9 @@ impl Library {
                 m.mitre.join(", "),
                 m.severity
             ));
+            if !m.tactics.is_empty() {
+                s.push_str(&format!("    tactics: {}\n", m.tactics.join(", ")));
+            }
             for p in &m.params {
                 s.push_str(&format!(
                     "    --param {}=<{}> (default {})\n",
@@ -568,7 +733,7 @@ impl Library {
                 ));
             }
         }
-        s
+        Ok(s)
     }
 
     /// Read one query file from disk.

@@ -232,6 +232,8 @@ fn seed_queries_on_a_scheduler_and_two_executors_equal_local_mode() {
     let out = tempfile::tempdir().unwrap();
     let o = run(&[
         "batch",
+        "--queries",
+        "non_standard_ports,uncommon_domains",
         "--cluster",
         &url,
         "--out",
@@ -255,6 +257,16 @@ fn seed_queries_on_a_scheduler_and_two_executors_equal_local_mode() {
         let local = run(&["run", &q, "--format", "csv", "-q"]);
         let got = std::fs::read_to_string(out.path().join(&f)).unwrap();
         assert_eq!(got, local.stdout, "batch result {f}");
+    }
+    // Every query of the library gives the local rows on the cluster (the executors need
+    // DataFusion's array functions for some: array_length).
+    let listing = run(&["queries"]).stdout;
+    for q in listing.lines().filter(|l| !l.starts_with(' ')) {
+        let local = run(&["run", q, "--format", "csv", "-q"]);
+        assert_eq!(local.code, 0, "{q}: {}", local.stderr);
+        let remote = run(&["run", q, "--cluster", &url, "--format", "csv", "-q"]);
+        assert_eq!(remote.code, 0, "{q}: {}\n{}", remote.stderr, cluster.logs());
+        assert_eq!(remote.stdout, local.stdout, "{q}");
     }
     let o = nethunt()
         .args(["repl", "--cluster", &url])

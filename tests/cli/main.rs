@@ -9,6 +9,7 @@ mod architecture;
 mod cluster;
 mod fetch;
 mod fuzz;
+mod library;
 mod repl;
 mod s3;
 mod sources;

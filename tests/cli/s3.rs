@@ -429,6 +429,8 @@ fn batch_writes_results_and_a_manifest_to_a_bucket_and_to_a_folder() {
     ] {
         let o = run_s3(&[
             "batch",
+            "--queries",
+            "non_standard_ports,uncommon_domains",
             "--data",
             "s3://lake/l/",
             "--endpoint",
@@ -873,6 +875,8 @@ fn server_gone_mid_run_fails_cleanly_and_leaves_no_partial_result() {
     let out = tempfile::tempdir().unwrap();
     let o = run_s3(&[
         "batch",
+        "--queries",
+        "non_standard_ports,uncommon_domains",
         "--data",
         "s3://lake/rg/",
         "--endpoint",
