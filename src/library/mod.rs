@@ -29,6 +29,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "uncommon_domains",
         include_str!("../../queries/uncommon_domains.sql"),
     ),
+    ("beacons", include_str!("../../queries/beacons.sql")),
     (
         "cleartext_auth_protocols",
         include_str!("../../queries/cleartext_auth_protocols.sql"),
@@ -36,6 +37,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "excessive_failed_connections",
         include_str!("../../queries/excessive_failed_connections.sql"),
+    ),
+    (
+        "long_connections",
+        include_str!("../../queries/long_connections.sql"),
     ),
     ("omi_ports", include_str!("../../queries/omi_ports.sql")),
     (

@@ -20,7 +20,7 @@ fn queries_filters() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         names(&o.stdout)
     };
-    assert_eq!(list(&[]).len(), 10);
+    assert_eq!(list(&[]).len(), 12);
     assert_eq!(
         list(&["--mitre", "T1046"]),
         ["non_standard_ports", "port_scan"]
@@ -37,6 +37,10 @@ fn queries_filters() {
         ["omi_ports", "port_sweep_external"]
     );
     assert_eq!(list(&["--search", "LDAP"]), ["outbound_ldap"]);
+    assert_eq!(
+        list(&["--tactic", "CommandAndControl"]),
+        ["beacons", "cleartext_auth_protocols", "long_connections"]
+    );
     assert_eq!(
         list(&["--tactic", "InitialAccess", "--severity", "high"]),
         ["omi_ports"]
@@ -85,6 +89,6 @@ fn whole_library_runs_on_the_sample_and_on_real_traffic() {
             .into_iter()
             .filter(|f| f.ends_with(".csv"))
             .collect();
-        assert_eq!(results.len(), 10, "{results:?}");
+        assert_eq!(results.len(), 12, "{results:?}");
     }
 }
