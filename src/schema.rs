@@ -157,6 +157,10 @@ const COLUMNS: &[(&str, Kind)] = &[
     ("NetworkSessionId", Kind::Str),
     ("SrcUsername", Kind::Str),
     ("DstUsername", Kind::Str),
+    ("SrcMacAddr", Kind::Str),
+    ("DstMacAddr", Kind::Str),
+    ("SrcAppName", Kind::Str),
+    ("DstAppName", Kind::Str),
 ];
 
 /// The columns every nethunt-written lake has (`generate` writes exactly these; `import zeek`

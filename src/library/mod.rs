@@ -29,6 +29,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "uncommon_domains",
         include_str!("../../queries/uncommon_domains.sql"),
     ),
+    (
+        "users_sharing_mac",
+        include_str!("../../queries/users_sharing_mac.sql"),
+    ),
+    (
+        "app_port_mismatch",
+        include_str!("../../queries/app_port_mismatch.sql"),
+    ),
     ("beacons", include_str!("../../queries/beacons.sql")),
     (
         "cleartext_auth_protocols",

@@ -20,7 +20,7 @@ fn queries_filters() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         names(&o.stdout)
     };
-    assert_eq!(list(&[]).len(), 12);
+    assert_eq!(list(&[]).len(), 14);
     assert_eq!(
         list(&["--mitre", "T1046"]),
         ["non_standard_ports", "port_scan"]
@@ -30,7 +30,12 @@ fn queries_filters() {
     assert_eq!(list(&["--mitre", "T1021.001"]), ["rdp_traffic"]);
     assert_eq!(
         list(&["--tactic", "discovery"]),
-        ["non_standard_ports", "port_scan", "port_sweep_external"]
+        [
+            "app_port_mismatch",
+            "non_standard_ports",
+            "port_scan",
+            "port_sweep_external"
+        ]
     );
     assert_eq!(
         list(&["--severity", "high"]),
@@ -89,6 +94,6 @@ fn whole_library_runs_on_the_sample_and_on_real_traffic() {
             .into_iter()
             .filter(|f| f.ends_with(".csv"))
             .collect();
-        assert_eq!(results.len(), 12, "{results:?}");
+        assert_eq!(results.len(), 14, "{results:?}");
     }
 }
