@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("beacons", include_str!("../../queries/beacons.sql")),
     (
+        "beaconing_sentinel",
+        include_str!("../../queries/beaconing_sentinel.sql"),
+    ),
+    (
         "cleartext_auth_protocols",
         include_str!("../../queries/cleartext_auth_protocols.sql"),
     ),

@@ -20,7 +20,7 @@ fn queries_filters() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         names(&o.stdout)
     };
-    assert_eq!(list(&[]).len(), 14);
+    assert_eq!(list(&[]).len(), 15);
     assert_eq!(
         list(&["--mitre", "T1046"]),
         ["non_standard_ports", "port_scan"]
@@ -44,7 +44,12 @@ fn queries_filters() {
     assert_eq!(list(&["--search", "LDAP"]), ["outbound_ldap"]);
     assert_eq!(
         list(&["--tactic", "CommandAndControl"]),
-        ["beacons", "cleartext_auth_protocols", "long_connections"]
+        [
+            "beaconing_sentinel",
+            "beacons",
+            "cleartext_auth_protocols",
+            "long_connections"
+        ]
     );
     assert_eq!(
         list(&["--tactic", "InitialAccess", "--severity", "high"]),
@@ -94,6 +99,6 @@ fn whole_library_runs_on_the_sample_and_on_real_traffic() {
             .into_iter()
             .filter(|f| f.ends_with(".csv"))
             .collect();
-        assert_eq!(results.len(), 14, "{results:?}");
+        assert_eq!(results.len(), 15, "{results:?}");
     }
 }
