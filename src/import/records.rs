@@ -58,17 +58,22 @@ pub fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// An error at a line of the log at `path`.
+fn at_line(path: &Path) -> impl Fn(usize, String) -> Error + '_ {
+    move |line, msg| Error::QueryFile {
+        path: path.to_path_buf(),
+        line: Some(line),
+        msg,
+    }
+}
+
 /// The records of a log read from `reader` (`path` names it in errors).
 pub fn read_records(
     reader: impl BufRead,
     path: &Path,
     mut f: impl FnMut(usize, &Record) -> Result<()>,
 ) -> Result<()> {
-    let err = |line: usize, msg: String| Error::QueryFile {
-        path: path.to_path_buf(),
-        line: Some(line),
-        msg,
-    };
+    let err = at_line(path);
     let mut fields: Vec<String> = Vec::new();
     let mut sep = "\t".to_string();
     let mut unset = "-".to_string();
@@ -247,11 +252,7 @@ pub fn read_spaced(
     path: &Path,
     mut f: impl FnMut(usize, &Record) -> Result<()>,
 ) -> Result<()> {
-    let err = |line: usize, msg: String| Error::QueryFile {
-        path: path.to_path_buf(),
-        line: Some(line),
-        msg,
-    };
+    let err = at_line(path);
     let mut header: Option<Vec<String>> = None;
     let mut rec: Record = HashMap::new();
     for (i, line) in reader.split(b'\n').enumerate() {

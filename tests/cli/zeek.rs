@@ -364,6 +364,17 @@ fn data_rows(data: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The sessions as they read without http/ssl logs: no hostnames.
+fn without_hosts(rows: &[Conn]) -> Vec<Conn> {
+    rows.iter()
+        .map(|r| Conn {
+            http_host: None,
+            sni: None,
+            ..r.clone()
+        })
+        .collect()
+}
+
 fn micros(ts: &str) -> i64 {
     let (a, b) = ts.split_once('.').unwrap_or((ts, ""));
     let frac: String = format!("{b:0<6}").chars().take(6).collect();
@@ -527,15 +538,7 @@ fn tsv_json_and_gzip_logs_import_to_the_same_lake() {
         "-q",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let no_hosts: Vec<Conn> = rows
-        .iter()
-        .map(|r| Conn {
-            http_host: None,
-            sni: None,
-            ..r.clone()
-        })
-        .collect();
-    check_lake(&lake2, &no_hosts);
+    check_lake(&lake2, &without_hosts(&rows));
 
     // The imported lake is a NetworkSessions lake: the seed queries run on it.
     let o = run(&[
@@ -579,15 +582,7 @@ fn zeek_logs_read_in_place_as_imported() {
         o.stderr
     );
     std::fs::write(json.join("conn.log.gz"), gzip(&json_conn(&rows))).unwrap();
-    let no_hosts: Vec<Conn> = rows
-        .iter()
-        .map(|r| Conn {
-            http_host: None,
-            sni: None,
-            ..r.clone()
-        })
-        .collect();
-    check_rows(data_rows(json.to_str().unwrap()), &no_hosts);
+    check_rows(data_rows(json.to_str().unwrap()), &without_hosts(&rows));
 }
 
 #[test]
