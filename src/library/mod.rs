@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "non_standard_ports",
         include_str!("../../queries/non_standard_ports.sql"),
     ),
+    ("smb_anomaly", include_str!("../../queries/smb_anomaly.sql")),
     (
         "uncommon_domains",
         include_str!("../../queries/uncommon_domains.sql"),
