@@ -236,6 +236,7 @@ async fn view(
     for field in crate::schema::columns() {
         let want = crate::schema::read_type(field.data_type());
         let e = match out.field_with_unqualified_name(field.name()) {
+            Ok(f) if f.data_type() == &want => ident(field.name()),
             Ok(_) => cast(ident(field.name()), want),
             Err(_) => lit(ScalarValue::try_from(&want).unwrap_or(ScalarValue::Null)),
         };

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringViewBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -75,7 +75,8 @@ impl RawType {
     }
     pub fn arrow(self) -> DataType {
         match self {
-            RawType::String => DataType::Utf8,
+            // What DataFusion reads Parquet strings as: no cast between raw table and view.
+            RawType::String => DataType::Utf8View,
             RawType::Int | RawType::Port => DataType::Int64,
             RawType::Float => DataType::Float64,
             RawType::Bool => DataType::Boolean,
@@ -268,6 +269,9 @@ fn project(schema: &Schema, c: &RawColumn) -> Expr {
         return lit(null).alias(&c.name);
     };
     let is_text = crate::schema::Family::String.accepts(&dt);
+    if dt == target {
+        return expr.alias(&c.name);
+    }
     let converted = match c.ty {
         RawType::Time => match &dt {
             DataType::Timestamp(_, _) => cast(expr, target),
@@ -342,7 +346,7 @@ impl PartitionStream for TextFile {
 }
 
 enum Builder {
-    Str(StringBuilder),
+    Str(StringViewBuilder),
     Int(Int64Builder),
     Port(Int64Builder),
     Float(Float64Builder),
@@ -353,7 +357,7 @@ enum Builder {
 impl Builder {
     fn new(ty: RawType) -> Builder {
         match ty {
-            RawType::String => Builder::Str(StringBuilder::new()),
+            RawType::String => Builder::Str(StringViewBuilder::new()),
             RawType::Int => Builder::Int(Int64Builder::new()),
             RawType::Port => Builder::Port(Int64Builder::new()),
             RawType::Float => Builder::Float(Float64Builder::new()),
