@@ -41,8 +41,11 @@
 --   127/8)): public IPv4 destinations only (NULL for IPv6 and junk drops them, trap 4).
 -- * sort by SrcIpAddr, TimeGenerated, DstIpAddr, DstPortNumber | serialize | next(...): the
 --   next row of that one total order, over the whole result, so a gap is measured to the
---   source's next session whatever its destination (lead() over a window ordered the same
---   way, ascending with NULLs first as KQL sorts ascending). A NULL source is '' (trap 1).
+--   source's next session whatever its destination. Only gaps within one source count (the
+--   where below), so lead() over each source's sessions ordered by time, destination and port
+--   (ascending, NULLs first as KQL sorts ascending) gives the same gaps, and lets each source
+--   be sorted apart, in parallel, rather than all sessions in one sort. A NULL source is ''
+--   (trap 1).
 -- * datetime_diff('second', next, this): nethunt's datetime_diff, counting second boundaries.
 -- * where SrcIpAddr == nextSrcIpAddr drops each source's last session.
 -- * summarize count(), sum() by TimeDeltainSeconds, bin(TimeGenerated, 1h), ...: sums of
@@ -60,8 +63,8 @@ WITH sessions AS (
 ),
 serialized AS (
     SELECT *,
-           lead(t) OVER (ORDER BY src ASC NULLS FIRST, t ASC NULLS FIRST, dst ASC NULLS FIRST, port ASC NULLS FIRST) AS next_t,
-           lead(src) OVER (ORDER BY src ASC NULLS FIRST, t ASC NULLS FIRST, dst ASC NULLS FIRST, port ASC NULLS FIRST) AS next_src
+           lead(t) OVER (PARTITION BY src ORDER BY t ASC NULLS FIRST, dst ASC NULLS FIRST, port ASC NULLS FIRST) AS next_t,
+           lead(src) OVER (PARTITION BY src ORDER BY t ASC NULLS FIRST, dst ASC NULLS FIRST, port ASC NULLS FIRST) AS next_src
     FROM sessions
 ),
 gaps AS (

@@ -21,14 +21,26 @@
 -- connections to show (optional_columns). The pair's ports and protocols are listed as
 -- "port/protocol" (RITA shows port:protocol:service), its longest single connection beside the
 -- total.
-SELECT "SrcIpAddr", "DstIpAddr",
-       count(*) AS "ConnectionCount",
-       sum(coalesce(CAST("NetworkDuration" AS BIGINT), 0)) / 1000.0 AS "TotalSeconds",
-       max(coalesce(CAST("NetworkDuration" AS BIGINT), 0)) / 1000.0 AS "LongestSeconds",
-       make_set(concat(CAST("DstPortNumber" AS VARCHAR), '/', "NetworkProtocol"), 20) AS "PortProtocols",
-       min("TimeGenerated") AS "FirstSeen", max("TimeGenerated") AS "LastSeen"
-FROM "NetworkSessions"
-WHERE "SrcIpAddr" IS NOT NULL AND "DstIpAddr" IS NOT NULL
-GROUP BY "SrcIpAddr", "DstIpAddr"
-HAVING sum(coalesce(CAST("NetworkDuration" AS BIGINT), 0)) >= $min_seconds * 1000
+-- Sessions are first counted per pair, port and protocol, so the port/protocol set is made of a
+-- few rows per pair (sorted, for a stable listing), not of every session.
+WITH per_port AS (
+    SELECT "SrcIpAddr" AS src, "DstIpAddr" AS dst,
+           concat(CAST("DstPortNumber" AS VARCHAR), '/', "NetworkProtocol") AS port_protocol,
+           count(*) AS n,
+           sum(coalesce(CAST("NetworkDuration" AS BIGINT), 0)) AS total_ms,
+           max(coalesce(CAST("NetworkDuration" AS BIGINT), 0)) AS longest_ms,
+           min("TimeGenerated") AS first_seen, max("TimeGenerated") AS last_seen
+    FROM "NetworkSessions"
+    WHERE "SrcIpAddr" IS NOT NULL AND "DstIpAddr" IS NOT NULL
+    GROUP BY "SrcIpAddr", "DstIpAddr", concat(CAST("DstPortNumber" AS VARCHAR), '/', "NetworkProtocol")
+)
+SELECT src AS "SrcIpAddr", dst AS "DstIpAddr",
+       sum(n) AS "ConnectionCount",
+       sum(total_ms) / 1000.0 AS "TotalSeconds",
+       max(longest_ms) / 1000.0 AS "LongestSeconds",
+       array_sort(make_set(port_protocol, 20)) AS "PortProtocols",
+       min(first_seen) AS "FirstSeen", max(last_seen) AS "LastSeen"
+FROM per_port
+GROUP BY src, dst
+HAVING sum(total_ms) >= $min_seconds * 1000
 ORDER BY "TotalSeconds" DESC, "SrcIpAddr", "DstIpAddr"

@@ -181,7 +181,22 @@ impl ScalarUDFImpl for DatetimeDiff {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
-        let periods = kernel::to_utf8(&args.args[0].to_array(n)?)?;
+        let parse = |p: &str| match Period::parse(p) {
+            Some(p) => Ok(p),
+            None => exec_err!(
+                "datetime_diff: unknown period '{p}' (year, quarter, month, week, day, hour, \
+                 minute, second, millisecond, microsecond, nanosecond)"
+            ),
+        };
+        // The period is nearly always a constant: parsed once, not once per row.
+        let constant = match &args.args[0] {
+            ColumnarValue::Scalar(s) => match kernel::scalar_str(s) {
+                Some(Some(p)) => Some(Some(parse(&p)?)),
+                Some(None) => Some(None),
+                None => return exec_err!("datetime_diff: the period must be a string"),
+            },
+            ColumnarValue::Array(_) => None,
+        };
         let a = args.args[1].to_array(n)?;
         let b = args.args[2].to_array(n)?;
         let (Some(a), Some(b)) = (
@@ -190,23 +205,31 @@ impl ScalarUDFImpl for DatetimeDiff {
         ) else {
             return exec_err!("datetime_diff: datetimes arrive as nanosecond timestamps");
         };
-        let periods = periods.as_string::<i32>();
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            if periods.is_null(i) || a.is_null(i) || b.is_null(i) {
-                out.push(None);
-                continue;
+        let out: Int64Array = match constant {
+            Some(None) => Int64Array::new_null(n),
+            Some(Some(p)) => a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| Some(datetime_diff(p, x?, y?)))
+                .collect(),
+            None => {
+                let periods = kernel::to_utf8(&args.args[0].to_array(n)?)?;
+                let periods = periods.as_string::<i32>();
+                let mut out = Vec::with_capacity(n);
+                for i in 0..n {
+                    if periods.is_null(i) || a.is_null(i) || b.is_null(i) {
+                        out.push(None);
+                        continue;
+                    }
+                    out.push(Some(datetime_diff(
+                        parse(periods.value(i))?,
+                        a.value(i),
+                        b.value(i),
+                    )));
+                }
+                Int64Array::from(out)
             }
-            let Some(p) = Period::parse(periods.value(i)) else {
-                return exec_err!(
-                    "datetime_diff: unknown period '{}' (year, quarter, month, week, day, hour, \
-                     minute, second, millisecond, microsecond, nanosecond)",
-                    periods.value(i)
-                );
-            };
-            out.push(Some(datetime_diff(p, a.value(i), b.value(i))));
-        }
-        let out = Int64Array::from(out);
+        };
         Ok(
             if args
                 .args
