@@ -21,8 +21,11 @@
 -- connections to show (optional_columns). The pair's ports and protocols are listed as
 -- "port/protocol" (RITA shows port:protocol:service), its longest single connection beside the
 -- total.
--- Sessions are first counted per pair, port and protocol, so the port/protocol set is made of a
--- few rows per pair (sorted, for a stable listing), not of every session.
+-- Sessions are first counted per pair, port and protocol; the pairs long enough are chosen from
+-- those counts, and only their few rows make the port/protocol set (sorted, for a stable
+-- listing): a set built for every pair of a large lake (millions) cost 50 s at 10M rows.
+-- Cost: every session is grouped by pair and port; at 10M generated rows (millions of pairs)
+-- about 9 s, 7x uncommon_domains (bench/RESULTS.md).
 WITH per_port AS (
     SELECT "SrcIpAddr" AS src, "DstIpAddr" AS dst,
            concat(CAST("DstPortNumber" AS VARCHAR), '/', "NetworkProtocol") AS port_protocol,
@@ -33,14 +36,24 @@ WITH per_port AS (
     FROM "NetworkSessions"
     WHERE "SrcIpAddr" IS NOT NULL AND "DstIpAddr" IS NOT NULL
     GROUP BY "SrcIpAddr", "DstIpAddr", concat(CAST("DstPortNumber" AS VARCHAR), '/', "NetworkProtocol")
+),
+long_pairs AS (
+    SELECT src, dst, sum(n) AS n, sum(total_ms) AS total_ms, max(longest_ms) AS longest_ms,
+           min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM per_port
+    GROUP BY src, dst
+    HAVING sum(total_ms) >= $min_seconds * 1000
+),
+port_sets AS (
+    SELECT p.src, p.dst, array_sort(make_set(pp.port_protocol, 20)) AS ports
+    FROM long_pairs p JOIN per_port pp ON pp.src = p.src AND pp.dst = p.dst
+    GROUP BY p.src, p.dst
 )
-SELECT src AS "SrcIpAddr", dst AS "DstIpAddr",
-       sum(n) AS "ConnectionCount",
-       sum(total_ms) / 1000.0 AS "TotalSeconds",
-       max(longest_ms) / 1000.0 AS "LongestSeconds",
-       array_sort(make_set(port_protocol, 20)) AS "PortProtocols",
-       min(first_seen) AS "FirstSeen", max(last_seen) AS "LastSeen"
-FROM per_port
-GROUP BY src, dst
-HAVING sum(total_ms) >= $min_seconds * 1000
+SELECT p.src AS "SrcIpAddr", p.dst AS "DstIpAddr",
+       p.n AS "ConnectionCount",
+       p.total_ms / 1000.0 AS "TotalSeconds",
+       p.longest_ms / 1000.0 AS "LongestSeconds",
+       s.ports AS "PortProtocols",
+       p.first_seen AS "FirstSeen", p.last_seen AS "LastSeen"
+FROM long_pairs p JOIN port_sets s ON s.src = p.src AND s.dst = p.dst
 ORDER BY "TotalSeconds" DESC, "SrcIpAddr", "DstIpAddr"
