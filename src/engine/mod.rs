@@ -101,6 +101,7 @@ impl Engine {
             Some(target) => cluster_context(ctx, target).await?,
             None => ctx,
         };
+        let mut stage = None;
         let lake = if opts.data.is_empty() {
             None
         } else {
@@ -109,7 +110,21 @@ impl Engine {
                 .iter()
                 .map(|d| sources::DataSpec::parse(d))
                 .collect::<Result<Vec<_>>>()?;
-            let got = sources::register(&ctx, &specs, opts.window, opts.cluster.is_some()).await?;
+            // Text logs for executors on this machine are staged as Parquet; the folder lives
+            // as long as the engine.
+            if opts.cluster.as_ref().is_some_and(|c| c.is_local()) {
+                stage = Some(
+                    crate::output::TempFolder::new("nethunt-stage-", None).map_err(|e| {
+                        Error::table(SESSIONS, "--data", format!("staging folder: {e}"))
+                    })?,
+                );
+            }
+            let runs = match (&opts.cluster, &stage) {
+                (None, _) => sources::Runs::Here,
+                (Some(_), Some(t)) => sources::Runs::ClusterHere { stage: t.path() },
+                (Some(_), None) => sources::Runs::ClusterElsewhere,
+            };
+            let got = sources::register(&ctx, &specs, opts.window, runs).await?;
             if !opts.quiet {
                 for note in &got.notes {
                     eprintln!("nethunt: note: {note}");
@@ -118,7 +133,6 @@ impl Engine {
             lake::window::apply_window(&ctx, &got.lake, opts.window).await?;
             Some(got.lake)
         };
-        let mut stage = None;
         let domain_rows = match (opts.domains.clone(), &opts.cluster) {
             (Some(d), None) => Some(crate::reference::domains::register_domains(&ctx, &d).await?),
             (Some(d), Some(target))
@@ -132,7 +146,7 @@ impl Engine {
             }
             (Some(d), Some(target)) => {
                 // Executors on this machine can read a staged copy; others cannot.
-                if target.is_local() {
+                if target.is_local() && stage.is_none() {
                     stage = Some(
                         crate::output::TempFolder::new("nethunt-stage-", None).map_err(|e| {
                             Error::table(DOMAINS, &d, format!("staging folder: {e}"))

@@ -59,12 +59,23 @@ pub struct Registered {
     pub notes: Vec<String>,
 }
 
+/// Where queries run, as far as reading text logs goes.
+pub enum Runs<'a> {
+    /// In this process: text logs are decoded as they are scanned.
+    Here,
+    /// On a cluster whose executors share this machine's files: text logs are decoded once,
+    /// up front, into Parquet files in `stage`, which the executors read.
+    ClusterHere { stage: &'a std::path::Path },
+    /// On executors elsewhere: text logs cannot be read there.
+    ClusterElsewhere,
+}
+
 /// Register `NetworkSessions` over `specs`.
 pub async fn register(
     ctx: &SessionContext,
     specs: &[DataSpec],
     window: TimeWindow,
-    cluster: bool,
+    runs: Runs<'_>,
 ) -> Result<Registered> {
     let all = parsers::parsers()?;
     let mut plans: Vec<LogicalPlan> = Vec::new();
@@ -126,33 +137,45 @@ pub async fn register(
             )
             .await?;
         } else {
-            if cluster && !text.is_empty() {
+            if matches!(runs, Runs::ClusterElsewhere) && !text.is_empty() {
                 return Err(Error::table(
                     SESSIONS,
                     &spec.location,
                     format!(
-                        "the {} parser reads text logs in this process only; on a cluster give \
-                         Parquet sources (text logs on a cluster are not supported yet)",
+                        "the {} parser's text logs cannot be read by executors on other hosts \
+                         (not supported yet); give Parquet sources, or run the cluster on this \
+                         machine",
                         parser.name
                     ),
                 ));
             }
             let schema = source_schema(ctx, i)?;
             for table in &parser.raw {
-                let mine: Vec<LakeFile> = source_files
+                let mut mine: Vec<LakeFile> = source_files
                     .iter()
                     .filter(|f| table.takes(file_name(&f.location)))
                     .cloned()
                     .collect();
-                raw::register(
-                    ctx,
-                    &schema,
-                    table,
-                    &parser.name,
-                    &mine,
-                    listed.store.clone(),
-                )
-                .await?;
+                let mut store = listed.store.clone();
+                if let Runs::ClusterHere { stage } = runs
+                    && mine.iter().any(|f| !raw::is_parquet(&f.location))
+                {
+                    if mine.iter().any(|f| raw::is_parquet(&f.location)) {
+                        return Err(Error::table(
+                            SESSIONS,
+                            &spec.location,
+                            "Parquet and text logs in one source cannot run on a cluster yet",
+                        ));
+                    }
+                    let dir = stage.join(format!("source-{i}-{}", table.name));
+                    let staged =
+                        raw::stage_text(&mine, listed.store.clone(), &parser.name, table, &dir)
+                            .await?;
+                    let (files, local) = staged_files(ctx, &staged).await?;
+                    mine = files;
+                    store = local;
+                }
+                raw::register(ctx, &schema, table, &parser.name, &mine, store).await?;
             }
         }
         let schema = format!("nethunt_source_{i}");
@@ -192,6 +215,51 @@ pub async fn register(
         },
         notes,
     })
+}
+
+/// Staged Parquet files (local paths) as lake files with their footers, and the local store.
+async fn staged_files(
+    ctx: &SessionContext,
+    staged: &[std::path::PathBuf],
+) -> Result<(Vec<LakeFile>, Arc<dyn object_store::ObjectStore>)> {
+    let local = ctx
+        .runtime_env()
+        .object_store(datafusion::execution::object_store::ObjectStoreUrl::local_filesystem())
+        .map_err(|e| Error::Config(one_line(&e)))?;
+    let urls = staged
+        .iter()
+        .map(|p| {
+            datafusion::datasource::listing::ListingTableUrl::parse(p.display().to_string())
+                .map_err(|e| Error::Config(one_line(&e)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut metas = Vec::new();
+    for p in staged {
+        let path = object_store::path::Path::from_absolute_path(p)
+            .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?;
+        metas.push(
+            local
+                .head(&path)
+                .await
+                .map_err(|e| Error::Config(format!("{}: {e}", p.display())))?,
+        );
+    }
+    if urls.is_empty() {
+        return Ok((vec![], local));
+    }
+    let listed = lake::Listed {
+        source: "staged text logs".into(),
+        urls,
+        store: local.clone(),
+        is_dir: false,
+        metas: vec![],
+        listed_window: false,
+    };
+    let mut files = lake::read_footers(ctx, &listed, &metas).await?;
+    for (f, p) in files.iter_mut().zip(staged) {
+        f.location = p.display().to_string();
+    }
+    Ok((files, local))
 }
 
 fn file_name(location: &str) -> &str {

@@ -4,7 +4,8 @@
 //! field `src_endpoint.ip` is walked into, a literal dotted column `id.orig_h` is taken as it is,
 //! a missing one is NULL, integer widths and doubles are cast); text logs (JSON lines, Zeek TSV,
 //! space-separated with a header, gzip or plain) are decoded per file as they are scanned, with
-//! errors naming the file and line. Uses: `import` (record readers), `schema`, `error`.
+//! errors naming the file and line (or staged as Parquet for a cluster's executors).
+//! Uses: `import` (record readers), `output` (staged files), `schema`, `error`.
 
 use std::sync::Arc;
 
@@ -436,6 +437,52 @@ pub fn decode_text(
         out.push(b);
         true
     })?;
+    Ok(out)
+}
+
+/// Decode the text logs among `files` into Parquet files in `dir` (made if missing), one per
+/// log, for executors that cannot decode text: the staged files' paths.
+pub async fn stage_text(
+    files: &[LakeFile],
+    store: Arc<dyn ObjectStore>,
+    parser: &str,
+    table: &RawTable,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let out_err = |path: &std::path::Path, msg: String| Error::Output {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let mut out = Vec::new();
+    for (n, f) in files
+        .iter()
+        .filter(|f| !is_parquet(&f.location))
+        .enumerate()
+    {
+        let path = object_store::path::Path::from(f.object_path.as_str());
+        let bytes = async { store.get(&path).await?.bytes().await }
+            .await
+            .map_err(|e| {
+                Error::table(SESSIONS, &f.location, crate::error::explain(&e.to_string()))
+            })?;
+        let batches = decode_text(&bytes, &f.location, parser, table)?;
+        let dest = dir.join(format!("part-{n:05}.parquet"));
+        let mut file = crate::output::ParquetFile::create(
+            &dest,
+            table.schema(),
+            parquet::file::properties::WriterProperties::builder().build(),
+        )
+        .map_err(|e| out_err(&dest, e))?;
+        for b in &batches {
+            file.write(b).map_err(|e| out_err(&dest, e))?;
+        }
+        let done = file.finish().map_err(|e| out_err(&dest, e))?;
+        out.push(done.commit().map_err(|e| out_err(&dest, e))?);
+    }
     Ok(out)
 }
 

@@ -731,15 +731,21 @@ fn files_beside_an_asim_lake_are_not_read() {
     assert!(!o.stderr.contains("note:"), "{}", o.stderr);
 }
 
-/// On a Ballista cluster (standalone, in this process) Parquet sources run through their
-/// parsers as they do locally; a text source is refused with the reason, not half-read.
+/// On a Ballista cluster (standalone, in this process) sources run through their parsers as
+/// they do locally: Parquet sources as they are, text logs staged as Parquet for the executors.
 #[cfg(feature = "cluster")]
 #[test]
-fn parquet_sources_run_on_a_cluster_text_sources_are_refused() {
+fn sources_run_on_a_cluster_as_locally() {
     let top = real("top-10k.csv.zip");
     for (data, q) in [
         (real("derived/ocsf"), "uncommon_domains"),
         (real("derived/vpcflow-parquet"), "non_standard_ports"),
+        (real("derived/zeek-json"), "uncommon_domains"),
+        (real("derived/vpcflow"), "non_standard_ports"),
+        (
+            real("zeek-json/slips_portscan_vertical"),
+            "non_standard_ports",
+        ),
     ] {
         let args = [
             "run",
@@ -760,17 +766,18 @@ fn parquet_sources_run_on_a_cluster_text_sources_are_refused() {
         assert_eq!(remote.code, 0, "{}", remote.stderr);
         assert_eq!(remote.stdout, local.stdout, "{q} on {data}");
     }
-    let vpc = real("derived/vpcflow");
-    assert_error(
-        &run(&[
-            "run",
-            "non_standard_ports",
-            "--data",
-            &vpc,
-            "--cluster",
-            "standalone",
-            "-q",
-        ]),
-        &["the vpcflow parser reads text logs in this process only"],
-    );
+    // The port scan fires on the cluster too (the comparison above is not of empty results only).
+    let scan = real("zeek-json/slips_portscan_vertical");
+    let o = run(&[
+        "run",
+        "non_standard_ports",
+        "--data",
+        &scan,
+        "--cluster",
+        "standalone",
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    assert!(o.stdout.contains("192.168.1.9"), "{}", o.stdout);
 }
