@@ -196,8 +196,7 @@ async fn run(
 ) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let mut opts = config::engine_options(&args.tables)?;
-    opts.quiet = quiet;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
     let assignments = config::assignments(&args.params)?;
     let lib = Library::load(library)?;
     let query = lib.get(&args.query)?;
@@ -311,8 +310,7 @@ async fn prepare_tables(
 async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let mut opts = config::engine_options(&args.tables)?;
-    opts.quiet = quiet;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
     let text = match (&args.sql, &args.file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) if f.as_os_str() == "-" => {
@@ -376,8 +374,7 @@ async fn batch(
     cache: &Path,
     quiet: bool,
 ) -> Result<Outcome> {
-    let mut opts = config::engine_options(&args.tables)?;
-    opts.quiet = quiet;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
     let lib = Library::load(library)?;
     let queries: Vec<Query> = if args.queries.trim() == "all" {
         lib.queries.clone()
@@ -460,8 +457,7 @@ async fn repl(
     cache: &Path,
     quiet: bool,
 ) -> Result<Outcome> {
-    let mut opts = config::engine_options(&args.tables)?;
-    opts.quiet = quiet;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
     let declared = ExternalTable::top1m(external::UMBRELLA_URL);
     top1m(
         &mut opts,

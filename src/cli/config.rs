@@ -51,7 +51,8 @@ pub fn output_config(a: &OutputArgs) -> Result<OutputConfig> {
     })
 }
 
-pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
+/// The engine options of a run's table arguments; `quiet` keeps notes off stderr.
+pub fn engine_options(a: &TableArgs, quiet: bool) -> Result<EngineOptions> {
     let mut tables: Vec<(String, String)> = Vec::new();
     for t in &a.tables {
         let (name, path) = t
@@ -143,7 +144,7 @@ pub fn engine_options(a: &TableArgs) -> Result<EngineOptions> {
         mem_pool_type: a.mem_pool_type.into(),
         batch_size: a.batch_size,
         data: a.data.iter().filter(|s| !s.is_empty()).cloned().collect(),
-        quiet: false,
+        quiet,
         domains: a.domains.clone().filter(|s| !s.is_empty()),
         tables,
         target_partitions: a.threads,

@@ -128,14 +128,18 @@ pub async fn register(
                         .await?;
                 return Ok(Registered { lake, notes });
             }
-            let schema = source_schema(ctx, i)?;
-            lake::register_asim(
+        }
+        // The source's raw tables live in a schema of its own, where its parser's SQL finds them.
+        let schema = source_schema(ctx, i)?;
+        if parser.name == ASIM {
+            let lake = lake::register_asim(
                 ctx,
                 TableReference::partial(schema.as_str(), "sessions"),
                 &listed,
-                source_files.clone(),
+                source_files,
             )
             .await?;
+            source_files = lake.files;
         } else {
             if matches!(runs, Runs::ClusterElsewhere) && !text.is_empty() {
                 return Err(Error::table(
@@ -149,7 +153,6 @@ pub async fn register(
                     ),
                 ));
             }
-            let schema = source_schema(ctx, i)?;
             for table in &parser.raw {
                 let mut mine: Vec<LakeFile> = source_files
                     .iter()
@@ -178,7 +181,6 @@ pub async fn register(
                 raw::register(ctx, &schema, table, &parser.name, &mine, store).await?;
             }
         }
-        let schema = format!("nethunt_source_{i}");
         plans.push(view(ctx, &schema, &parser, &spec.location).await?);
         files.extend(source_files);
     }

@@ -322,11 +322,9 @@ impl PartitionStream for TextFile {
         let (tx, rx) = tokio::sync::mpsc::channel::<datafusion::error::Result<RecordBatch>>(2);
         tokio::spawn(async move {
             let external = |e: Error| DataFusionError::External(Box::new(e));
-            let bytes = match async { store.get(&path).await?.bytes().await }.await {
+            let bytes = match fetch(store.as_ref(), &path, &location).await {
                 Ok(b) => b,
                 Err(e) => {
-                    let e =
-                        Error::table(SESSIONS, &location, crate::error::explain(&e.to_string()));
                     let _ = tx.send(Err(external(e))).await;
                     return;
                 }
@@ -440,6 +438,17 @@ pub fn decode_text(
     Ok(out)
 }
 
+/// The whole of one log from its store; an error names its `location`.
+async fn fetch(
+    store: &dyn ObjectStore,
+    path: &object_store::path::Path,
+    location: &str,
+) -> Result<bytes::Bytes> {
+    async { store.get(path).await?.bytes().await }
+        .await
+        .map_err(|e| Error::table(SESSIONS, location, crate::error::explain(&e.to_string())))
+}
+
 /// Decode the text logs among `files` into Parquet files in `dir` (made if missing), one per
 /// log, for executors that cannot decode text: the staged files' paths.
 pub async fn stage_text(
@@ -464,11 +473,7 @@ pub async fn stage_text(
         .enumerate()
     {
         let path = object_store::path::Path::from(f.object_path.as_str());
-        let bytes = async { store.get(&path).await?.bytes().await }
-            .await
-            .map_err(|e| {
-                Error::table(SESSIONS, &f.location, crate::error::explain(&e.to_string()))
-            })?;
+        let bytes = fetch(store.as_ref(), &path, &f.location).await?;
         let batches = decode_text(&bytes, &f.location, parser, table)?;
         let dest = dir.join(format!("part-{n:05}.parquet"));
         let mut file = crate::output::ParquetFile::create(

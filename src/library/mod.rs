@@ -190,76 +190,36 @@ impl Query {
                 ),
             ));
         }
-        let mitre = match table.get("mitre") {
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .filter(|s| is_mitre_id(s))
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            err(
-                                None,
-                                format!("mitre entries are technique ids like \"T1046\", got {v}"),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(err(
-                    None,
-                    format!("mitre must be an array of technique ids, got {other}"),
-                ));
-            }
-            None => return Err(err(None, "header field 'mitre' is missing".into())),
-        };
-        let tactics = match table.get("tactics") {
-            None => vec![],
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .filter(|s| TACTICS.contains(s))
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            err(
-                                None,
-                                format!(
-                                    "tactics entries are MITRE ATT&CK tactics as Sentinel names \
-                                     them ({}), got {v}",
-                                    TACTICS.join(", ")
-                                ),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(err(None, format!("tactics must be an array, got {other}")));
-            }
-        };
-        let optional_columns = match table.get("optional_columns") {
-            None => vec![],
-            Some(toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .filter(|s| crate::schema::family(s).is_some())
-                        .map(str::to_string)
-                        .ok_or_else(|| {
-                            err(
-                                None,
-                                format!("optional_columns entries are ASIM column names, got {v}"),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(err(
-                    None,
-                    format!("optional_columns must be an array, got {other}"),
-                ));
-            }
-        };
+        let mitre = string_list(
+            &table,
+            "mitre",
+            is_mitre_id,
+            "technique ids like \"T1046\"",
+            "an array of technique ids",
+        )
+        .map_err(|m| err(None, m))?
+        .ok_or_else(|| err(None, "header field 'mitre' is missing".into()))?;
+        let tactics = string_list(
+            &table,
+            "tactics",
+            |s| TACTICS.contains(&s),
+            &format!(
+                "MITRE ATT&CK tactics as Sentinel names them ({})",
+                TACTICS.join(", ")
+            ),
+            "an array",
+        )
+        .map_err(|m| err(None, m))?
+        .unwrap_or_default();
+        let optional_columns = string_list(
+            &table,
+            "optional_columns",
+            |s| crate::schema::family(s).is_some(),
+            "ASIM column names",
+            "an array",
+        )
+        .map_err(|m| err(None, m))?
+        .unwrap_or_default();
         let source = get_str("source", false)?;
         let reference = get_str("reference", false)?;
 
@@ -538,6 +498,31 @@ fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTa
         columns,
         refresh,
     })
+}
+
+/// A header field holding a list of strings, each one `valid`: `None` when the field is absent;
+/// the error names the field and says what its `entries` must be, or that it must be `list`.
+pub(crate) fn string_list(
+    table: &toml::Table,
+    key: &str,
+    valid: impl Fn(&str) -> bool,
+    entries: &str,
+    list: &str,
+) -> std::result::Result<Option<Vec<String>>, String> {
+    match table.get(key) {
+        None => Ok(None),
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| valid(s))
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{key} entries are {entries}, got {v}"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(format!("{key} must be {list}, got {other}")),
+    }
 }
 
 /// The MITRE ATT&CK enterprise tactics, as Sentinel's `tactics` field names them.

@@ -64,20 +64,9 @@ impl SourceParser {
             }
         };
         let strings = |t: &toml::Table, key: &str| -> Result<Vec<String>> {
-            match t.get(key) {
-                None => Ok(vec![]),
-                Some(toml::Value::Array(a)) => a
-                    .iter()
-                    .map(|v| {
-                        v.as_str().map(str::to_string).ok_or_else(|| {
-                            err(format!("header field '{key}' must list strings, got {v}"))
-                        })
-                    })
-                    .collect(),
-                Some(other) => Err(err(format!(
-                    "header field '{key}' must be a list of strings, got {other}"
-                ))),
-            }
+            super::string_list(t, key, |_| true, "strings", "a list of strings")
+                .map(Option::unwrap_or_default)
+                .map_err(|m| err(format!("header field {m}")))
         };
         let name = string("name")?;
         let mut raw = Vec::new();
