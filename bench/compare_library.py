@@ -85,12 +85,12 @@ CASES = {
         FROM s WHERE EventResult = 'Success' AND private4(SrcIpAddr) AND NOT private4(DstIpAddr)
           AND SrcIpAddr <> DstIpAddr AND CAST(DstPortNumber AS VARCHAR) = '3389'
         GROUP BY ALL"""),
-    "omi_ports": (["ports=[443,53,5985]"], """
+    "omi_ports": ([], """
         SELECT TimeGenerated, EventProduct, EventResult, SrcIpAddr AS SourceIp,
                DstIpAddr AS DestinationIp, DstPortNumber AS DestinationPort, SrcPortNumber,
                NetworkProtocol AS Protocol, TimeGenerated AS Timestamp, SrcIpAddr AS IPCustomEntity
         FROM s WHERE private4(SrcIpAddr) = false AND SrcIpAddr <> '127.0.0.1'
-          AND DstPortNumber IN (443, 53, 5985) AND coalesce(EventResult, '') <> 'Failure'"""),
+          AND DstPortNumber IN (5985, 5986, 1270) AND coalesce(EventResult, '') <> 'Failure'"""),
 }
 
 

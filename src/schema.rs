@@ -264,6 +264,33 @@ pub fn domains() -> SchemaRef {
     ]))
 }
 
+/// An instant in microseconds since the epoch; naive forms are UTC.
+pub fn parse_timestamp(t: &str) -> Result<i64, String> {
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_micros());
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(dt.and_utc().timestamp_micros());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros());
+    }
+    Err(format!(
+        "expected a timestamp (RFC 3339, 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', UTC), got '{t}'"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

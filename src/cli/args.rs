@@ -546,6 +546,11 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE")]
     pub domains_out: Option<PathBuf>,
 
+    /// Also write the example tables the library's hunts read (ti_indicators.csv,
+    /// port_monitor.csv), matching the planted patterns, into folder DIR
+    #[arg(long, value_name = "DIR")]
+    pub tables_out: Option<PathBuf>,
+
     /// Rows per Parquet row group
     #[arg(long, default_value_t = 128 * 1024)]
     pub row_group_rows: usize,

@@ -277,10 +277,11 @@ async fn prepare_tables(
         .unwrap_or_else(|| ExternalTable::top1m(external::UMBRELLA_URL));
     let needs_top1m = queries.iter().any(|q| q.text.contains(DOMAINS));
     top1m(opts, args.offline, &declared, cache, needs_top1m, quiet).await?;
+    user_tables(queries, opts, cache, quiet)?;
     for (q, t) in queries
         .iter()
         .flat_map(|q| q.meta.tables.iter().map(move |t| (q, t)))
-        .filter(|(_, t)| t.name != DOMAINS)
+        .filter(|(_, t)| t.name != DOMAINS && !t.url.is_empty())
     {
         if opts.tables.iter().any(|(n, _)| *n == t.name) {
             continue;
@@ -301,6 +302,48 @@ async fn prepare_tables(
             });
         }
         let path = external::resolve::declared_table(t, cache, args.offline, quiet).await?;
+        opts.tables
+            .push((t.name.clone(), path.display().to_string()));
+    }
+    Ok(())
+}
+
+/// The tables `queries` declare: read as their declared columns, and, for those with no public
+/// source (indicators, a watchlist), the user's `--table NAME=...` or else the bundled example,
+/// with a note that says so.
+fn user_tables(
+    queries: &[Query],
+    opts: &mut EngineOptions,
+    cache: &Path,
+    quiet: bool,
+) -> Result<()> {
+    for t in queries
+        .iter()
+        .flat_map(|q| q.meta.tables.iter())
+        .filter(|t| t.name != DOMAINS)
+    {
+        if opts.typed.iter().any(|(n, _)| *n == t.name) {
+            continue;
+        }
+        opts.typed.push((t.name.clone(), t.columns.clone()));
+        if !t.url.is_empty() || opts.tables.iter().any(|(n, _)| *n == t.name) {
+            continue;
+        }
+        let example = t.example.as_deref().unwrap_or(&t.name);
+        let path = sample::materialize(cache)?
+            .example(example)
+            .ok_or_else(|| {
+                Error::Config(format!("table {}: no bundled example {example}", t.name))
+            })?;
+        if !quiet {
+            eprintln!(
+                "nethunt: note: table {} is the bundled example ({}); give --table {}=PATH for \
+                 your own",
+                t.name,
+                path.display(),
+                t.name
+            );
+        }
         opts.tables
             .push((t.name.clone(), path.display().to_string()));
     }
@@ -469,6 +512,7 @@ async fn repl(
     )
     .await?;
     let lib = Library::load(library)?;
+    user_tables(&lib.queries, &mut opts, cache, quiet)?;
     let on_sample = sessions_source(&mut opts, cache)?;
     let engine = Engine::new(&opts).await?;
     super::repl::run(engine, lib, on_sample, quiet).await?;

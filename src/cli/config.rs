@@ -147,6 +147,7 @@ pub fn engine_options(a: &TableArgs, quiet: bool) -> Result<EngineOptions> {
         quiet,
         domains: a.domains.clone().filter(|s| !s.is_empty()),
         tables,
+        typed: Vec::new(),
         target_partitions: a.threads,
     })
 }
@@ -299,6 +300,7 @@ pub fn generate_spec(a: &GenerateArgs) -> Result<crate::generate::Spec> {
         seed: a.seed,
         start,
         domains_out: a.domains_out.clone(),
+        tables_out: a.tables_out.clone(),
         row_group_rows: a.row_group_rows,
     })
 }

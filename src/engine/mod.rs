@@ -36,6 +36,10 @@ pub struct EngineOptions {
     pub domains: Option<String>,
     /// Extra `--table NAME=PATH` registrations.
     pub tables: Vec<(String, String)>,
+    /// The columns a query declares for some of those tables (`[tables.NAME]`): the table is
+    /// read as them, by name, each cast to its declared type (a value that does not convert is
+    /// NULL, as in KQL `externaldata`), whatever a CSV reader would have guessed.
+    pub typed: Vec<(String, Vec<crate::reference::Column>)>,
     /// Worker threads / partitions; `None` = number of cores.
     pub target_partitions: Option<usize>,
     /// Memory budget of the query in bytes; past it sorts and aggregations spill to disk.
@@ -54,6 +58,57 @@ pub struct EngineOptions {
     pub shared_fs: bool,
     /// `--query-timeout`: how long one query may run.
     pub query_timeout: Option<std::time::Duration>,
+}
+
+/// Replace table `name` by a view of its declared columns `cols`, found by name (ignoring ASCII
+/// case) and cast to their declared types with `TRY_CAST`; a missing column is an error naming
+/// the table, its file and the column.
+async fn retype(
+    ctx: &SessionContext,
+    name: &str,
+    path: &str,
+    cols: &[crate::reference::Column],
+) -> Result<()> {
+    use datafusion::logical_expr::{Expr, TryCast};
+    let fail = |m: String| Error::table(name, path, m);
+    let df = ctx
+        .table(name)
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    let fields = df.schema().fields().clone();
+    let mut exprs = Vec::with_capacity(cols.len());
+    for c in cols {
+        let f = fields
+            .iter()
+            .find(|f| f.name() == &c.name)
+            .or_else(|| {
+                fields
+                    .iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(&c.name))
+            })
+            .ok_or_else(|| {
+                fail(format!(
+                    "has no column {} (it has {})",
+                    c.name,
+                    fields
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        let col = Expr::Column(datafusion::common::Column::new_unqualified(f.name()));
+        exprs.push(Expr::TryCast(TryCast::new(Box::new(col), c.ty.data_type())).alias(&c.name));
+    }
+    let view = df
+        .select(exprs)
+        .map_err(|e| fail(crate::error::one_line(&e)))?
+        .into_view();
+    ctx.deregister_table(name)
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    ctx.register_table(name, view)
+        .map_err(|e| fail(crate::error::one_line(&e)))?;
+    Ok(())
 }
 
 pub struct Engine {
@@ -160,6 +215,9 @@ impl Engine {
         };
         for (name, path) in &opts.tables {
             lake::register_extra(&ctx, name, path).await?;
+            if let Some((_, cols)) = opts.typed.iter().find(|(n, _)| n == name) {
+                retype(&ctx, name, path, cols).await?;
+            }
         }
         Ok(Engine {
             ctx,

@@ -25,7 +25,26 @@ const FILES: &[(&str, &[u8])] = &[
         "top1m-sample.csv",
         include_bytes!("../../data/top1m-sample.csv"),
     ),
+    (
+        "tables/ti_indicators.csv",
+        include_bytes!("../../data/tables/ti_indicators.csv"),
+    ),
+    (
+        "tables/port_monitor.csv",
+        include_bytes!("../../data/tables/port_monitor.csv"),
+    ),
 ];
+
+/// The bundled example tables (`data/tables/NAME.csv`): what a query's `[tables.NAME]` with
+/// `example = "NAME"` reads when the user gives no `--table NAME=PATH`.
+pub const EXAMPLES: &[&str] = &["ti_indicators", "port_monitor"];
+
+/// The sample-relative file of bundled example table `name`.
+pub fn example(name: &str) -> Option<String> {
+    EXAMPLES
+        .contains(&name)
+        .then(|| format!("tables/{name}.csv"))
+}
 
 /// What a run on the sample lake prints on stderr (unless `--quiet`).
 pub const NOTICE: &str = "nethunt: note: NetworkSessions is the bundled sample lake (synthetic \
@@ -38,6 +57,15 @@ pub struct Sample {
     pub lake: PathBuf,
     /// The domain list (`rank,domain` CSV).
     pub domains: PathBuf,
+    /// The folder everything is in.
+    pub root: PathBuf,
+}
+
+impl Sample {
+    /// The file of bundled example table `name` (see [`EXAMPLES`]).
+    pub fn example(&self, name: &str) -> Option<PathBuf> {
+        example(name).map(|f| self.root.join(f))
+    }
 }
 
 fn folder_name() -> String {
@@ -116,6 +144,7 @@ fn at(dir: &Path) -> Sample {
     Sample {
         lake: dir.join("lake"),
         domains: dir.join("top1m-sample.csv"),
+        root: dir.to_path_buf(),
     }
 }
 

@@ -62,6 +62,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("port_scan", include_str!("../../queries/port_scan.sql")),
     (
+        "port_misuse_static",
+        include_str!("../../queries/port_misuse_static.sql"),
+    ),
+    ("ti_map_ip", include_str!("../../queries/ti_map_ip.sql")),
+    (
         "port_sweep_external",
         include_str!("../../queries/port_sweep_external.sql"),
     ),
@@ -448,13 +453,40 @@ impl Query {
 fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTable, String> {
     let s = |k: &str| t.get(k).and_then(|v| v.as_str());
     for k in t.keys() {
-        if !["url", "format", "zip_pattern", "columns", "refresh"].contains(&k.as_str()) {
+        if ![
+            "url",
+            "format",
+            "zip_pattern",
+            "columns",
+            "refresh",
+            "example",
+        ]
+        .contains(&k.as_str())
+        {
             return Err(format!(
-                "unknown key '{k}' (use url, format, zip_pattern, columns, refresh)"
+                "unknown key '{k}' (use url, format, zip_pattern, columns, refresh, example)"
             ));
         }
     }
-    let url = s("url").ok_or("missing 'url'")?.to_string();
+    let example = match s("example") {
+        None => None,
+        Some(e) if crate::lake::sample::example(e).is_some() => Some(e.to_string()),
+        Some(e) => {
+            return Err(format!(
+                "example '{e}' is not a bundled table (bundled: {})",
+                crate::lake::sample::EXAMPLES.join(", ")
+            ));
+        }
+    };
+    // A table with no public source (indicators, a watchlist) is the user's to give; its
+    // bundled example stands in until they do.
+    let url = match (s("url"), &example) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            return Err("missing 'url' (or 'example', for a table the user gives)".into());
+        }
+    };
     let format = match s("format").unwrap_or("csv") {
         "csv" => SourceFormat::Csv,
         "parquet" => SourceFormat::Parquet,
@@ -473,7 +505,7 @@ fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTa
                 .split_once(':')
                 .ok_or_else(|| format!("column '{text}' is not Name:type"))?;
             let ty = ColType::parse(ty).ok_or_else(|| {
-                format!("column '{text}': type is not int, long, real, string or bool")
+                format!("column '{text}': type is not int, long, real, string, bool or datetime")
             })?;
             Ok(Column {
                 name: n.trim().to_string(),
@@ -497,6 +529,7 @@ fn declared_table(name: &str, t: &toml::Table) -> std::result::Result<ExternalTa
         zip_pattern: s("zip_pattern").unwrap_or("*.csv").to_string(),
         columns,
         refresh,
+        example,
     })
 }
 
@@ -832,6 +865,31 @@ mod tests {
             .parse()
             .unwrap();
         assert!(declared_table("t", &t).unwrap_err().contains("type"));
+        // A table the user gives: a bundled example instead of a URL, and datetime columns
+        let t: toml::Table =
+            "example = \"port_monitor\"\ncolumns = [\"Ports:string\", \"Seen:datetime\"]"
+                .parse()
+                .unwrap();
+        let e = declared_table("port_monitor", &t).unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.example.as_deref()),
+            ("", Some("port_monitor"))
+        );
+        assert_eq!(e.columns[1].ty, ColType::DateTime);
+        let t: toml::Table = "example = \"nope\"\ncolumns = [\"A:string\"]"
+            .parse()
+            .unwrap();
+        let err = declared_table("t", &t).unwrap_err();
+        assert!(
+            err.contains("'nope'") && err.contains("ti_indicators"),
+            "{err}"
+        );
+        let t: toml::Table = "columns = [\"A:string\"]".parse().unwrap();
+        assert!(
+            declared_table("t", &t)
+                .unwrap_err()
+                .contains("missing 'url'")
+        );
     }
     #[test]
     fn builtins_parse() {

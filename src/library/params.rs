@@ -6,7 +6,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use datafusion::common::ScalarValue;
 use datafusion::common::utils::SingleRowListArrayBuilder;
 
@@ -185,32 +184,7 @@ pub fn parse_size(t: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
-/// An instant in microseconds since the epoch; naive forms are UTC.
-pub fn parse_timestamp(t: &str) -> Result<i64, String> {
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.timestamp_micros());
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(dt.and_utc().timestamp_micros());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc()
-            .timestamp_micros());
-    }
-    Err(format!(
-        "expected a timestamp (RFC 3339, 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS', UTC), got '{t}'"
-    ))
-}
+pub use crate::schema::parse_timestamp;
 
 /// A bound value as a user would write it: `2m` for an interval, RFC 3339 for an instant,
 /// `[443, 53]` for a list (manifests and listings).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
-    StringBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{Field, Schema};
 
@@ -107,29 +107,44 @@ pub fn parse_csv(
     cols: &[Column],
     limits: &Limits,
 ) -> std::result::Result<RecordBatch, String> {
-    let lines = bytes.split(|b| *b == b'\n').enumerate();
+    // Physical lines first: the line limit holds whatever the quoting.
+    for (n, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        if raw.len() > limits.max_line {
+            return Err(format!(
+                "line {} is longer than {} bytes",
+                n + 1,
+                limits.max_line
+            ));
+        }
+    }
+    // RFC 4180 records: a quoted field may hold commas (a watchlist's "389,636") and quotes.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
     let mut index: Vec<usize> = (0..cols.len()).collect();
     let mut first = true;
     let mut expect_fields: Option<usize> = None;
     let mut values: Vec<Vec<String>> = vec![Vec::new(); cols.len()];
-    for (n, raw) in lines {
-        let line_no = n + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.len() > limits.max_line {
-            return Err(format!(
-                "line {line_no} is longer than {} bytes",
-                limits.max_line
-            ));
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line_no = reader.position().line() as usize;
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => format!("line {line_no} is not valid UTF-8"),
+                    _ => format!("line {line_no}: {e}"),
+                });
+            }
         }
-        if raw.is_empty() {
+        let line_no = record.position().map_or(line_no, |p| p.line() as usize);
+        if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        let line =
-            std::str::from_utf8(raw).map_err(|_| format!("line {line_no} is not valid UTF-8"))?;
-        let fields: Vec<&str> = line
-            .split(',')
-            .map(|f| f.trim().trim_matches('"'))
-            .collect();
+        let fields: Vec<&str> = record.iter().collect();
         if first {
             first = false;
             let starts_numeric = fields[0].parse::<i64>().is_ok();
@@ -203,6 +218,13 @@ pub fn parse_csv(
                 ColType::Real => {
                     let mut b = Float64Builder::with_capacity(vals.len());
                     vals.iter().for_each(|v| b.append_option(v.parse().ok()));
+                    Arc::new(b.finish())
+                }
+                ColType::DateTime => {
+                    let mut b =
+                        TimestampMicrosecondBuilder::with_capacity(vals.len()).with_timezone("UTC");
+                    vals.iter()
+                        .for_each(|v| b.append_option(crate::schema::parse_timestamp(v).ok()));
                     Arc::new(b.finish())
                 }
                 ColType::Bool => {
@@ -327,6 +349,40 @@ mod tests {
         // a non-numeric rank is NULL, as KQL gives
         let b = parse_csv(b"x,a.com\n", &cols(), &l).unwrap();
         assert!(arrow::array::Array::is_null(b.column(0).as_ref(), 0));
+    }
+
+    /// RFC 4180 quoting (a watchlist's "389,636"), datetimes in the declared column, and a
+    /// quoted field spanning lines counted on the line it starts.
+    #[test]
+    fn quoted_fields_and_datetimes() {
+        let l = Limits::default();
+        let c = vec![
+            Column {
+                name: "Ports".into(),
+                ty: ColType::String,
+            },
+            Column {
+                name: "Seen".into(),
+                ty: ColType::DateTime,
+            },
+        ];
+        let b = parse_csv(
+            b"Ports,Seen\n\"389,636\",2024-07-30T01:02:03Z\n\"say \"\"hi\"\"\",2024-07-30\n23,soon\n",
+            &c,
+            &l,
+        )
+        .unwrap();
+        assert_eq!(strings(&b, 0), ["389,636", "say \"hi\"", "23"]);
+        let t = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        assert_eq!(t.value(0), 1_722_301_323_000_000);
+        assert_eq!(t.value(1), 1_722_297_600_000_000);
+        assert!(arrow::array::Array::is_null(t, 2));
+        let e = parse_csv(b"Ports,Seen\n\"a\nb\",x\n1,2,3\n", &c, &l).unwrap_err();
+        assert!(e.contains("line 4"), "{e}");
     }
 
     #[test]

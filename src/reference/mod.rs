@@ -41,10 +41,13 @@ pub enum ColType {
     Real,
     String,
     Bool,
+    /// An instant (KQL `datetime`): RFC 3339 or `YYYY-MM-DD[ HH:MM:SS[.f]]`, read as UTC.
+    DateTime,
 }
 
 impl ColType {
-    /// `int`, `long`, `real`/`double`, `string`, `bool`/`boolean`, as in KQL `externaldata`.
+    /// `int`, `long`, `real`/`double`, `string`, `bool`/`boolean`, `datetime`/`date`, as in KQL
+    /// `externaldata`.
     pub fn parse(s: &str) -> Option<ColType> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "int" => ColType::Int,
@@ -52,16 +55,20 @@ impl ColType {
             "real" | "double" => ColType::Real,
             "string" => ColType::String,
             "bool" | "boolean" => ColType::Bool,
+            "datetime" | "date" => ColType::DateTime,
             _ => return None,
         })
     }
-    fn data_type(self) -> DataType {
+    pub fn data_type(self) -> DataType {
         match self {
             ColType::Int => DataType::Int32,
             ColType::Long => DataType::Int64,
             ColType::Real => DataType::Float64,
             ColType::String => DataType::Utf8,
             ColType::Bool => DataType::Boolean,
+            ColType::DateTime => {
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
+            }
         }
     }
 }
@@ -82,12 +89,16 @@ pub enum SourceFormat {
 #[derive(Debug, Clone)]
 pub struct ExternalTable {
     pub name: String,
+    /// Where it is fetched from; empty when the table has no public source and is the user's
+    /// to give (`--table NAME=PATH`), with a bundled `example`.
     pub url: String,
     pub format: SourceFormat,
     pub zip_pattern: String,
     pub columns: Vec<Column>,
     /// How old a cached copy may be before `run` checks the source again (conditional GET).
     pub refresh: Option<Duration>,
+    /// A bundled example file (`data/tables/`), read when the user gives no `--table NAME=...`.
+    pub example: Option<String>,
 }
 
 impl ExternalTable {
@@ -109,6 +120,7 @@ impl ExternalTable {
                 },
             ],
             refresh: Some(Duration::from_secs(86_400)),
+            example: None,
         }
     }
 

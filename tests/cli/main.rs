@@ -143,6 +143,11 @@ fn sample_lake() -> PathBuf {
     Path::new(ROOT).join("data/lake")
 }
 
+/// The number of sessions in the bundled sample, counted from its files.
+fn sample_rows() -> usize {
+    read_lake(&sample_lake()).iter().map(|b| b.num_rows()).sum()
+}
+
 fn read_lake(dir: &Path) -> Vec<RecordBatch> {
     let mut files: Vec<PathBuf> = Vec::new();
     for d in std::fs::read_dir(dir).unwrap() {
