@@ -45,6 +45,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run ad-hoc SQL over the same tables (NetworkSessions, top1m, --table)
     Sql(SqlArgs),
+    /// Run KQL (Kusto Query Language) over the same tables, with Kusto's semantics
+    Kql(KqlArgs),
     /// List the hunting queries: name, title, MITRE techniques, parameters
     Queries(QueriesArgs),
     /// Show one query: metadata, parameters with defaults, and its SQL
@@ -392,6 +394,35 @@ pub struct SqlArgs {
     /// Bind a $NAME placeholder: NAME=VALUE (integer, number, else string); repeatable
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+
+    #[command(flatten)]
+    pub tables: TableArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KqlArgs {
+    /// KQL text: let statements and one query, separated by ';'
+    #[arg(conflicts_with = "file", required_unless_present = "file")]
+    pub kql: Option<String>,
+
+    /// Read the KQL from FILE ('-' for stdin)
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Give a parameter: NAME=VALUE (integer, number, else string); the KQL names it as NAME
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+
+    /// Print the logical plan instead of running the query
+    #[arg(long, conflicts_with = "to_sql")]
+    pub explain: bool,
+
+    /// Print SQL equivalent to the plan (DataFusion's unparser) instead of running the query
+    #[arg(long)]
+    pub to_sql: bool,
 
     #[command(flatten)]
     pub tables: TableArgs,

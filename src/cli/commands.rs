@@ -9,8 +9,8 @@ use std::time::Instant;
 use datafusion::prelude::DataFrame;
 
 use super::args::{
-    BatchArgs, Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, ImportCommand, ReplArgs,
-    RunArgs, SqlArgs, TableArgs,
+    BatchArgs, Cli, Command, DomainsCommand, FetchArgs, GenerateArgs, ImportCommand, KqlArgs,
+    ReplArgs, RunArgs, SqlArgs, TableArgs,
 };
 use super::config::{self, OutputConfig};
 use super::emit;
@@ -49,6 +49,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Repl(args) => repl(args, cli.library.as_deref(), &cache, quiet).await,
         Command::Run(args) => run(args, cli.library.as_deref(), &cache, quiet, cli.stats).await,
         Command::Sql(args) => sql(args, &cache, quiet, cli.stats).await,
+        Command::Kql(args) => kql(args, &cache, quiet, cli.stats).await,
         Command::Batch(args) => batch(args, cli.library.as_deref(), &cache, quiet).await,
         Command::Domains(DomainsCommand::Fetch(args)) => domains_fetch(args, &cache, quiet).await,
         Command::Domains(DomainsCommand::Status) => {
@@ -350,12 +351,14 @@ fn user_tables(
     Ok(())
 }
 
-async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
-    let started = Instant::now();
-    let out = config::output_config(&args.output)?;
-    let mut opts = config::engine_options(&args.tables, quiet)?;
-    let text = match (&args.sql, &args.file) {
-        (Some(s), _) => s.clone(),
+/// Query text from the command line, a file, or stdin (`-f -`).
+fn query_text(
+    text: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    what: &str,
+) -> Result<String> {
+    match (text, file) {
+        (Some(s), _) => Ok(s.clone()),
         (None, Some(f)) if f.as_os_str() == "-" => {
             let mut s = String::new();
             std::io::stdin()
@@ -364,14 +367,69 @@ async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Ou
                     path: f.clone(),
                     source: e,
                 })?;
-            s
+            Ok(s)
         }
         (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::Io {
             path: f.clone(),
             source: e,
-        })?,
-        (None, None) => return Err(Error::Config("give SQL text or -f FILE".into())),
-    };
+        }),
+        (None, None) => Err(Error::Config(format!("give {what} text or -f FILE"))),
+    }
+}
+
+async fn kql(args: KqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
+    let started = Instant::now();
+    let out = config::output_config(&args.output)?;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
+    let text = query_text(&args.kql, &args.file, "KQL")?;
+    let params: Vec<_> = config::assignments(&args.params)?
+        .into_iter()
+        .map(|(n, v)| (n, params::infer_value(&v)))
+        .collect();
+    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
+    let needed = text.contains(DOMAINS) || text.contains("externaldata");
+    top1m(
+        &mut opts,
+        args.tables.offline,
+        &declared,
+        cache,
+        needed,
+        quiet,
+    )
+    .await?;
+    let on_sample = sessions_source(&mut opts, cache)?;
+    let engine = Engine::new(&opts).await?;
+    let mut frames = engine
+        .plan_text(crate::engine::Language::Kql, &text, &params)
+        .await?;
+    let df = frames.pop().expect("one KQL statement");
+    if args.explain || args.to_sql {
+        let plan = df.logical_plan().clone();
+        let text = if args.explain {
+            format!("{}", plan.display_indent())
+        } else {
+            datafusion::sql::unparser::plan_to_sql(&plan)
+                .map_err(|e| Error::datafusion("KQL", e))?
+                .to_string()
+        };
+        println!("{text}");
+        return Ok(Outcome::Ok);
+    }
+    let rows = write_result(&engine, df, &out, (quiet, stats), started).await?;
+    sample_notice(on_sample && reads_sessions(&text), quiet);
+    Ok(on_hits(out.fail_on_hit, rows > 0))
+}
+
+/// Whether query text reads the sessions (by their table name or an ASIM parser's).
+fn reads_sessions(text: &str) -> bool {
+    text.contains(SESSIONS) || text.contains("NetworkSession")
+}
+
+async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
+    let started = Instant::now();
+    let out = config::output_config(&args.output)?;
+    let mut opts = config::engine_options(&args.tables, quiet)?;
+    let text = query_text(&args.sql, &args.file, "SQL")?;
     let params: Vec<_> = config::assignments(&args.params)?
         .into_iter()
         .map(|(n, v)| (n, params::infer_value(&v)))

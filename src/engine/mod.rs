@@ -119,6 +119,8 @@ pub struct Engine {
     pub cluster: Option<ClusterTarget>,
     /// How long one query may run (`--query-timeout`).
     pub query_timeout: Option<std::time::Duration>,
+    /// Say nothing on stderr but errors and warnings.
+    pub quiet: bool,
     /// Files written for the cluster's executors to read (a CSV domain list as Parquet); removed
     /// when the engine is dropped.
     _stage: Option<crate::output::TempFolder>,
@@ -146,6 +148,7 @@ impl Engine {
             domain_rows: None,
             cluster: None,
             query_timeout: None,
+            quiet: false,
             _stage: None,
         }
     }
@@ -225,6 +228,7 @@ impl Engine {
             domain_rows,
             cluster: opts.cluster.clone(),
             query_timeout: opts.query_timeout,
+            quiet: opts.quiet,
             _stage: stage,
         })
     }
@@ -307,7 +311,15 @@ impl Engine {
                 ),
             ));
         }
-        let statement = statements.pop().expect("one");
+        let statement = statements.pop().expect("one").with_context(
+            q.meta.params.iter().map(|p| p.name.clone()).collect(),
+            q.meta
+                .tables
+                .iter()
+                .filter(|t| !t.url.is_empty())
+                .map(|t| (t.url.clone(), t.name.clone()))
+                .collect(),
+        );
         // The query's own [settings] apply to a copy of the session state, for this query only.
         let mut state = self.ctx.state();
         for (k, v) in &q.meta.settings {
@@ -324,7 +336,8 @@ impl Engine {
             .await
             .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e));
         drop(restore);
-        let plan = plan?;
+        let (plan, notices) = plan?;
+        self.say(&notices);
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -360,6 +373,15 @@ impl Engine {
             .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e))?;
         self.check_lake(&plan, &q.text, &q.meta.optional_columns)?;
         Ok(DataFrame::new(state, plan))
+    }
+
+    /// Print a front-end's notices (an ignored KQL `render`) on stderr, unless quiet.
+    fn say(&self, notices: &[String]) {
+        if !self.quiet {
+            for n in notices {
+                eprintln!("nethunt: note: KQL {n}");
+            }
+        }
     }
 
     /// A clear error when `query` reads a table that is not registered.
@@ -495,12 +517,15 @@ impl Engine {
         }
         let mut used_names = Vec::new();
         let mut out = Vec::new();
+        let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
         for statement in statements {
+            let statement = statement.with_context(names.clone(), Vec::new());
             let is_query = statement.is_query();
-            let plan = statement
+            let (plan, notices) = statement
                 .plan(&self.ctx.state())
                 .await
                 .map_err(|e| self.planning_error(what, e))?;
+            self.say(&notices);
             let used = plan
                 .get_parameter_types()
                 .map_err(|e| Error::datafusion(what, e))?;

@@ -19,7 +19,20 @@ use crate::error::{Error, Result};
 use crate::reference::{ColType, Column, ExternalTable, SourceFormat};
 use params::ParamType;
 
-/// The queries in the repository's `queries/` folder, compiled in.
+/// The KQL queries of the repository's `queries/` folder, compiled in: the seed's two KQL
+/// texts as published, under a header.
+pub const BUILTIN_KQL: &[(&str, &str)] = &[
+    (
+        "non_standard_ports_kql",
+        include_str!("../../queries/non_standard_ports_kql.kql"),
+    ),
+    (
+        "uncommon_domains_kql",
+        include_str!("../../queries/uncommon_domains_kql.kql"),
+    ),
+];
+
+/// The SQL queries of the repository's `queries/` folder, compiled in.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
         "non_standard_ports",
@@ -115,6 +128,8 @@ pub struct QueryMeta {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     Sql,
+    /// KQL, planned by nethunt-kql; a query file's header is in `//` comments.
+    Kql,
 }
 
 impl Language {
@@ -122,6 +137,7 @@ impl Language {
     pub fn of_file(path: &Path) -> Option<Language> {
         match path.extension()?.to_str()? {
             "sql" => Some(Language::Sql),
+            "kql" => Some(Language::Kql),
             _ => None,
         }
     }
@@ -129,6 +145,7 @@ impl Language {
     pub fn name(self) -> &'static str {
         match self {
             Language::Sql => "sql",
+            Language::Kql => "kql",
         }
     }
 }
@@ -346,7 +363,7 @@ impl Query {
         }
         let body = lines[end + 1..].join("\n");
         if body.trim().is_empty() {
-            return Err(err(Some(end + 2), "no SQL after the header".into()));
+            return Err(err(Some(end + 2), "no query after the header".into()));
         }
         Ok(Query {
             meta: QueryMeta {
@@ -604,30 +621,43 @@ pub(crate) fn header_table(text: &str, origin: &Path) -> Result<(toml::Table, us
         .iter()
         .position(|l| !l.trim().is_empty())
         .ok_or_else(|| err(None, "empty file".into()))?;
-    if lines[first].trim() != "-- ---" {
-        return Err(err(
-            Some(first + 1),
-            "a query file starts with a metadata header between two '-- ---' lines".into(),
-        ));
-    }
+    // SQL files comment their header with `--`, KQL files with `//`.
+    let marker = match lines[first].trim() {
+        "-- ---" => "--",
+        "// ---" => "//",
+        _ => {
+            return Err(err(
+                Some(first + 1),
+                "a query file starts with a metadata header between two '-- ---' lines ('// ---' in a .kql file)".into(),
+            ));
+        }
+    };
+    let fence = format!("{marker} ---");
     let mut toml_text = String::new();
     let mut end = None;
     for (i, l) in lines.iter().enumerate().skip(first + 1) {
         let t = l.trim_start();
-        if t.trim_end() == "-- ---" {
+        if t.trim_end() == fence {
             end = Some(i);
             break;
         }
-        let Some(body) = t.strip_prefix("--") else {
+        let Some(body) = t.strip_prefix(marker) else {
             return Err(err(
                 Some(i + 1),
-                "header lines must be SQL comments ('-- ...') until the closing '-- ---'".into(),
+                format!(
+                    "header lines must be comments ('{marker} ...') until the closing '{fence}'"
+                ),
             ));
         };
         toml_text.push_str(body.strip_prefix(' ').unwrap_or(body));
         toml_text.push('\n');
     }
-    let end = end.ok_or_else(|| err(Some(first + 1), "header is not closed by '-- ---'".into()))?;
+    let end = end.ok_or_else(|| {
+        err(
+            Some(first + 1),
+            format!("header is not closed by '{fence}'"),
+        )
+    })?;
     let header_line = |offset: usize| -> usize {
         // byte offset in toml_text -> file line
         first
@@ -718,6 +748,13 @@ impl Library {
             queries.push(Query::parse(
                 text,
                 &PathBuf::from(format!("builtin:queries/{name}.sql")),
+                name,
+            )?);
+        }
+        for (name, text) in BUILTIN_KQL {
+            queries.push(Query::parse(
+                text,
+                &PathBuf::from(format!("builtin:queries/{name}.kql")),
                 name,
             )?);
         }
@@ -894,7 +931,7 @@ mod tests {
     #[test]
     fn builtins_parse() {
         let lib = Library::load(None).unwrap();
-        assert_eq!(lib.queries.len(), BUILTIN.len());
+        assert_eq!(lib.queries.len(), BUILTIN.len() + BUILTIN_KQL.len());
         assert!(
             lib.get("nope")
                 .unwrap_err()
