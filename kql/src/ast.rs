@@ -110,7 +110,8 @@ pub enum Op {
     ProjectAway(Vec<String>),
     ProjectKeep(Vec<String>),
     ProjectRename(Vec<(String, String)>),
-    ProjectReorder(Vec<String>),
+    /// Patterns, and whether the columns a pattern matches are sorted by name descending.
+    ProjectReorder(Vec<String>, Option<bool>),
     Extend(Vec<NamedExpr>),
     Summarize {
         aggs: Vec<NamedExpr>,
@@ -143,8 +144,26 @@ pub enum Op {
     Serialize(Vec<NamedExpr>),
     Getschema,
     Render,
+    /// `parse [kind=simple|regex|relaxed] [flags=...] expr with pattern`.
+    Parse {
+        kind: String,
+        flags: String,
+        source: Expr,
+        items: Vec<ParseItem>,
+    },
     /// A valid operator nethunt does not run: its name.
     Unsupported(String),
+}
+
+/// One piece of a `parse` pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseItem {
+    /// `*`: any text, skipped.
+    Star,
+    /// A string: literal text (a regular expression in kind=regex).
+    Text(String),
+    /// A column to extract, with its type (`string` when none is given).
+    Column(String, String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

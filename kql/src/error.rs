@@ -66,6 +66,6 @@ impl std::error::Error for KqlError {}
 
 impl From<KqlError> for datafusion::error::DataFusionError {
     fn from(e: KqlError) -> Self {
-        datafusion::error::DataFusionError::Plan(format!("KQL {e}"))
+        datafusion::error::DataFusionError::External(Box::new(e))
     }
 }

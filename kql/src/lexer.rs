@@ -136,13 +136,15 @@ pub fn lex(text: &str) -> Result<Vec<Token>, KqlError> {
             let q = chars[i + 2];
             i += 3;
             Tok::Str(lex_string(&chars, &mut i, q, pos, true)?)
-        } else if c == '[' && matches!(chars.get(i + 1), Some('"') | Some('\'')) {
+        } else if c == '[' && matches!(chars.get(i + 1), Some('"') | Some('\'')) && {
+            // ['name'] is an identifier; ['a', 'b'] is a list of strings
+            let mut j = i + 2;
+            lex_string(&chars, &mut j, chars[i + 1], pos, false).is_ok()
+                && chars.get(j) == Some(&']')
+        } {
             let q = chars[i + 1];
             i += 2;
             let name = lex_string(&chars, &mut i, q, pos, false)?;
-            if chars.get(i) != Some(&']') {
-                return Err(KqlError::syntax(pos, "an unclosed ['name']: expected ']'"));
-            }
             i += 1;
             Tok::QuotedIdent(name)
         } else if c.is_alphabetic() || c == '_' {

@@ -320,6 +320,16 @@ impl Parser {
             "datatable" => {
                 self.next();
                 let columns = self.column_decls()?;
+                if let Tok::QuotedIdent(one) = self.peek().clone() {
+                    // datatable(a:string)['x']: the lexer took it for a quoted name
+                    self.next();
+                    let values = vec![Expr::Lit(Lit::Str(one), pos)];
+                    return Ok(Source::Datatable {
+                        columns,
+                        values,
+                        pos,
+                    });
+                }
                 self.sym("[")?;
                 let mut values = Vec::new();
                 while !self.is_sym("]") {
@@ -488,7 +498,17 @@ impl Parser {
             "project" => Op::Project(self.named_list()?),
             "project-away" => Op::ProjectAway(self.name_patterns()?),
             "project-keep" => Op::ProjectKeep(self.name_patterns()?),
-            "project-reorder" => Op::ProjectReorder(self.name_patterns()?),
+            "project-reorder" => {
+                let pats = self.name_patterns()?;
+                let order = if self.eat_kw("asc") || self.eat_kw("granny-asc") {
+                    Some(false)
+                } else if self.eat_kw("desc") || self.eat_kw("granny-desc") {
+                    Some(true)
+                } else {
+                    None
+                };
+                Op::ProjectReorder(pats, order)
+            }
             "project-rename" => {
                 let mut pairs = Vec::new();
                 loop {
@@ -670,6 +690,56 @@ impl Parser {
                 }
             }
             "getschema" => Op::Getschema,
+            "parse" => {
+                let mut kind = "simple".to_string();
+                let mut flags = String::new();
+                while self.is_kw("kind") || self.is_kw("flags") {
+                    let k = self.ident()?;
+                    self.sym("=")?;
+                    let v = self.ident()?;
+                    if k == "kind" {
+                        kind = v;
+                    } else {
+                        flags = v;
+                    }
+                }
+                let source = self.add()?;
+                if !self.eat_kw("with") {
+                    return Err(self.expected("'with'"));
+                }
+                let mut items = Vec::new();
+                loop {
+                    match self.peek().clone() {
+                        Tok::Sym("*") => {
+                            self.next();
+                            items.push(ParseItem::Star);
+                        }
+                        Tok::Str(t) => {
+                            self.next();
+                            items.push(ParseItem::Text(t));
+                        }
+                        Tok::Ident(n) | Tok::QuotedIdent(n) => {
+                            self.next();
+                            let ty = if self.eat_sym(":") {
+                                self.ident()?
+                            } else {
+                                "string".into()
+                            };
+                            items.push(ParseItem::Column(n, ty));
+                        }
+                        _ => break,
+                    }
+                }
+                if items.is_empty() {
+                    return Err(self.expected("a parse pattern"));
+                }
+                Op::Parse {
+                    kind,
+                    flags,
+                    source,
+                    items,
+                }
+            }
             "render" => {
                 self.skip_operator();
                 Op::Render
@@ -1155,6 +1225,10 @@ impl Parser {
                     let e = if self.is_kw("null") {
                         self.next();
                         Expr::Lit(Lit::Null, pos)
+                    } else if let Tok::QuotedIdent(one) = self.peek().clone() {
+                        // dynamic(['a']): the lexer took it for a quoted name
+                        self.next();
+                        Expr::Array(vec![Expr::Lit(Lit::Str(one), pos)], pos)
                     } else {
                         self.expr()?
                     };
@@ -1224,6 +1298,7 @@ fn expr_to_source(e: Expr) -> Result<Source, KqlError> {
 
 /// `2024-07-30`, `2024-07-30 01:02:03.5`, `2024-07-30T01:02Z`: microseconds since the epoch.
 pub fn parse_datetime(raw: &str) -> Option<i64> {
+    let raw = raw.trim().trim_matches('"').trim_matches('\'');
     let t = raw
         .trim()
         .trim_end_matches('Z')
@@ -1234,7 +1309,8 @@ pub fn parse_datetime(raw: &str) -> Option<i64> {
     let y: i64 = d.next()?.parse().ok()?;
     let m: i64 = d.next().map_or(Some(1), |x| x.parse().ok())?;
     let day: i64 = d.next().map_or(Some(1), |x| x.parse().ok())?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    // KQL's datetimes run from year 1 to 9999
+    if d.next().is_some() || !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
         return None;
     }
     let (mut h, mut mi, mut sec, mut frac) = (0i64, 0i64, 0i64, 0i64);
@@ -1351,5 +1427,8 @@ mod tests {
             Some(1_722_301_323_000_000)
         );
         assert_eq!(parse_datetime("2024-13-01"), None);
+        // found by the fuzzer: a year that overflowed the arithmetic
+        assert_eq!(parse_datetime("99999999999999999-01-01"), None);
+        assert_eq!(parse_datetime("2024-01-01 99999999999999:00"), None);
     }
 }

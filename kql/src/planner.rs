@@ -704,7 +704,33 @@ impl<'a> Planner<'a> {
 
     /// A projection of `rel`; `keep_raw`: which output columns are still raw strings.
     fn project_rel(&self, rel: Rel, exprs: Vec<DfExpr>, raw: Option<HashSet<String>>) -> R<Rel> {
-        let plan = LogicalPlanBuilder::from(rel.plan)
+        // Window functions (row_number, prev, next) are computed below the projection.
+        let windows = datafusion::logical_expr::utils::find_window_exprs(exprs.iter());
+        let (input, exprs) = if windows.is_empty() {
+            (rel.plan, exprs)
+        } else {
+            let plan = LogicalPlanBuilder::window_plan(rel.plan, windows.clone())
+                .map_err(|e| df(None, e))?;
+            let exprs = exprs
+                .into_iter()
+                .map(|e| {
+                    use datafusion::common::tree_node::{Transformed, TreeNode};
+                    e.transform_up(|x| {
+                        if windows.contains(&x) {
+                            Ok(Transformed::yes(DfExpr::Column(Column::from_name(
+                                x.schema_name().to_string(),
+                            ))))
+                        } else {
+                            Ok(Transformed::no(x))
+                        }
+                    })
+                    .map(|t| t.data)
+                })
+                .collect::<datafusion::error::Result<Vec<_>>>()
+                .map_err(|e| df(None, e))?;
+            (plan, exprs)
+        };
+        let plan = LogicalPlanBuilder::from(input)
             .project(exprs)
             .and_then(|b| b.build())
             .map_err(|e| df(None, e))?;
@@ -823,7 +849,7 @@ impl<'a> Planner<'a> {
                     .collect();
                 self.project_rel(rel, exprs, Some(raw))
             }
-            Op::ProjectReorder(pats) => {
+            Op::ProjectReorder(pats, by_name) => {
                 let all = rel.names();
                 let mut order: Vec<String> = Vec::new();
                 for p in pats {
@@ -832,7 +858,12 @@ impl<'a> Planner<'a> {
                         .filter(|n| matches_pattern(p, n) && !order.contains(n))
                         .cloned()
                         .collect();
-                    hit.sort();
+                    if let Some(desc) = by_name {
+                        hit.sort();
+                        if *desc {
+                            hit.reverse();
+                        }
+                    }
                     if hit.is_empty() && !p.contains('*') {
                         return Err(self.unknown_column(&rel, p, pos));
                     }
@@ -977,6 +1008,12 @@ impl<'a> Planner<'a> {
                 }
             }
             Op::Getschema => self.getschema(rel, pos),
+            Op::Parse {
+                kind,
+                flags,
+                source,
+                items,
+            } => self.parse_op(rel, kind, flags, source, items, pos).await,
             Op::Render => {
                 self.notices.push(format!(
                     "{}:{}: render is ignored (nethunt prints tables)",
@@ -1467,14 +1504,9 @@ impl<'a> Planner<'a> {
         };
         Ok(match f {
             "count" => {
-                if !args.is_empty() && !matches!(args.as_slice(), [ast::Expr::Star(_)]) {
-                    return Err(KqlError::plan(
-                        Some(pos),
-                        "count() takes no argument (countif(p) counts where p holds)",
-                    ));
-                }
+                // count(x) counts rows as count() does (Kusto's answer, a NULL x included)
                 let e = add(self.agg_fn("count", vec![lit(1i64)], false, pos)?);
-                vec![(name_or("count_".into()), e)]
+                vec![(name_or(default_name("count")), e)]
             }
             "countif" => {
                 let p = self.expr(rel, a(0)?, Ctx::Keep).await?;
@@ -1620,10 +1652,11 @@ impl<'a> Planner<'a> {
                     format!("the aggregate {f}()"),
                 ));
             }
+            // another aggregate of KQL's (or a scalar where an aggregate belongs)
             other => {
-                return Err(KqlError::plan(
+                return Err(KqlError::unsupported(
                     Some(pos),
-                    format!("'{other}' is not an aggregation function"),
+                    format!("the aggregate {other}() (or it is no aggregate)"),
                 ));
             }
         })
@@ -1771,6 +1804,102 @@ impl<'a> Planner<'a> {
             order: None,
             summary: None,
         })
+    }
+
+    /// `parse`: one regular expression made of the pattern (text escaped in kind=simple, as it
+    /// is in kind=regex, with its own groups made non-capturing), one group per column; the
+    /// columns are extended, NULL (`''` for strings) where the text does not match.
+    async fn parse_op(
+        &mut self,
+        rel: Rel,
+        kind: &str,
+        flags: &str,
+        source: &ast::Expr,
+        items: &[ast::ParseItem],
+        pos: Pos,
+    ) -> R<Rel> {
+        if !matches!(kind, "simple" | "regex" | "relaxed") {
+            return Err(KqlError::plan(
+                Some(pos),
+                format!("parse kind={kind}: expected simple, regex or relaxed"),
+            ));
+        }
+        let mut re = String::new();
+        if !flags.is_empty() {
+            if !flags.chars().all(|c| "imsUx".contains(c)) {
+                return Err(KqlError::unsupported(
+                    Some(pos),
+                    format!("parse flags={flags}"),
+                ));
+            }
+            re.push_str(&format!("(?{flags})"));
+        }
+        if kind != "regex" {
+            re.push('^');
+        }
+        let mut cols = Vec::new();
+        for item in items {
+            match item {
+                ast::ParseItem::Star => re.push_str(".*?"),
+                ast::ParseItem::Text(t) if kind == "regex" => re.push_str(&noncapturing(t)),
+                ast::ParseItem::Text(t) => re.push_str(&escape_regex(t)),
+                ast::ParseItem::Column(n, ty) => {
+                    let g = match ty.as_str() {
+                        "long" | "int" => r"(-?\d+)",
+                        "real" | "double" => r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)",
+                        "bool" | "boolean" => "(true|false|True|False|TRUE|FALSE|1|0)",
+                        // greedy, as Kusto's answers show (flags=U makes it lazy)
+                        "string" | "date" | "datetime" | "timespan" | "guid" => "(.*)",
+                        other => {
+                            return Err(KqlError::unsupported(
+                                Some(pos),
+                                format!("parse into type {other}"),
+                            ));
+                        }
+                    };
+                    re.push_str(g);
+                    cols.push((n.clone(), ty.clone()));
+                }
+            }
+        }
+        let text = self.expr(&rel, source, Ctx::Value).await?;
+        let text = self.as_text(&rel, text, source.pos())?;
+        let m = self.call_fn("regexp_match", vec![text, lit(re)], pos)?;
+        let mut batch = Vec::new();
+        for (k, (n, ty)) in cols.iter().enumerate() {
+            let v = self.call_fn("array_element", vec![m.clone(), lit(k as i64 + 1)], pos)?;
+            let e = match ty.as_str() {
+                "string" | "guid" => coalesce(vec![v, lit("")]),
+                "date" | "datetime" => self.to_datetime(v, pos)?,
+                other => DfExpr::TryCast(TryCast::new(Box::new(v), kql_type(other, pos)?)),
+            };
+            batch.push((n.clone(), e));
+        }
+        self.apply_extend(rel, batch)
+    }
+
+    /// Text as a datetime as KQL reads it: ISO 8601 / RFC 3339, and the US form
+    /// `MM/dd/yyyy HH:mm[:ss]`; anything else is NULL.
+    fn to_datetime(&self, v: DfExpr, pos: Pos) -> R<DfExpr> {
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let us = self.call_fn(
+            "regexp_like",
+            vec![
+                v.clone(),
+                lit(r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$"),
+            ],
+            pos,
+        )?;
+        let parsed = self.call_fn(
+            "to_timestamp",
+            vec![v.clone(), lit("%m/%d/%Y %H:%M:%S"), lit("%m/%d/%Y %H:%M")],
+            pos,
+        )?;
+        Ok(DfExpr::Case(datafusion::logical_expr::expr::Case::new(
+            None,
+            vec![(Box::new(us), Box::new(cast(parsed, ts.clone())))],
+            Some(Box::new(DfExpr::TryCast(TryCast::new(Box::new(v), ts)))),
+        )))
     }
 
     fn getschema(&self, rel: Rel, pos: Pos) -> R<Rel> {
@@ -2392,6 +2521,9 @@ impl<'a> Planner<'a> {
                 };
                 let x = val!(0);
                 let tx = self.type_of(rel, &x, pos)?;
+                if name == "todatetime" && is_string(&tx) {
+                    return self.to_datetime(x, pos);
+                }
                 // a string that is not a number is null, as in KQL; a real truncates toward 0
                 let x = if is_string(&tx) && matches!(t, DataType::Int32 | DataType::Int64) {
                     DfExpr::TryCast(TryCast::new(
@@ -2463,12 +2595,6 @@ impl<'a> Planner<'a> {
                 let __a2 = text!(2);
                 self.call_fn("replace", vec![__a0, __a1, __a2], pos)
             }?,
-            "trim" | "trim_start" | "trim_end" => {
-                return Err(KqlError::unsupported(
-                    Some(pos),
-                    format!("{name}() (it takes a regular expression)"),
-                ));
-            }
             "extract" => {
                 // nethunt-udfs' second_level_domain(h) is exactly this extract (the semantics
                 // sheet, section 5), without a regular expression per row
@@ -2617,6 +2743,69 @@ impl<'a> Planner<'a> {
                 }
                 other => self.expr(rel, other, ctx).await?,
             },
+            "row_number" | "prev" | "next" => {
+                let order = rel.order.clone().unwrap_or_default();
+                let (f, wargs) = match name {
+                    "row_number" => {
+                        if !args.is_empty() {
+                            return Err(KqlError::unsupported(
+                                Some(pos),
+                                "row_number() with a start or restart",
+                            ));
+                        }
+                        ("row_number", vec![])
+                    }
+                    _ => {
+                        let mut a = vec![val!(0)];
+                        if args.len() > 1 {
+                            a.push(val!(1));
+                        }
+                        if args.len() > 2 {
+                            a.push(val!(2));
+                        }
+                        (if name == "prev" { "lag" } else { "lead" }, a)
+                    }
+                };
+                let w = self
+                    .state
+                    .window_functions()
+                    .get(f)
+                    .cloned()
+                    .ok_or_else(|| KqlError::plan(Some(pos), format!("{f} is not registered")))?;
+                let e = DfExpr::from(WindowFunction::new(
+                    WindowFunctionDefinition::WindowUDF(w),
+                    wargs,
+                ))
+                .order_by(order)
+                .build()
+                .map_err(|e| df(Some(pos), e))?;
+                if name == "row_number" {
+                    cast(e, DataType::Int64)
+                } else {
+                    e
+                }
+            }
+            "range" => {
+                let a = val!(0);
+                let b = val!(1);
+                let step = if args.len() > 2 { val!(2) } else { lit(1i64) };
+                self.call_fn("generate_series", vec![a, b, step], pos)?
+            }
+            "trim" | "trim_start" | "trim_end" => {
+                let re = text!(0);
+                let s = text!(1);
+                let group = self.call_fn("concat", vec![lit("(?:"), re, lit(")+")], pos)?;
+                let pattern = match name {
+                    "trim" => self.call_fn(
+                        "concat",
+                        vec![lit("^"), group.clone(), lit("|"), group, lit("$")],
+                        pos,
+                    )?,
+                    "trim_start" => self.call_fn("concat", vec![lit("^"), group], pos)?,
+                    _ => self.call_fn("concat", vec![group, lit("$")], pos)?,
+                };
+                self.call_fn("regexp_replace", vec![s, pattern, lit(""), lit("g")], pos)?
+            }
             "has_any_ipv4"
             | "has_any_ipv4_prefix"
             | "format_datetime"
@@ -2629,10 +2818,7 @@ impl<'a> Planner<'a> {
             | "array_concat"
             | "rand"
             | "hash"
-            | "new_guid"
-            | "prev"
-            | "next"
-            | "row_number" => {
+            | "new_guid" => {
                 return Err(KqlError::unsupported(
                     Some(pos),
                     format!("the function {name}()"),
@@ -2647,6 +2833,46 @@ impl<'a> Planner<'a> {
         };
         Ok(e)
     }
+}
+
+/// `t` as a regular expression that matches it literally.
+fn escape_regex(t: &str) -> String {
+    let mut out = String::new();
+    for c in t.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A user's regular expression with its capturing groups made non-capturing, so that the
+/// groups of a `parse` pattern are the columns' alone.
+fn noncapturing(re: &str) -> String {
+    let mut out = String::new();
+    let mut chars = re.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+                continue;
+            }
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '(' if !in_class && chars.peek() != Some(&'?') => {
+                out.push_str("(?:");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn when(p: DfExpr, x: DfExpr) -> DfExpr {

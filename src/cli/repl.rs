@@ -74,6 +74,100 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "N",
         "rows shown in table format (the rest is counted, never cut silently)",
     ),
+    (
+        "\\kql",
+        "",
+        "statements are KQL from now on (Kusto Query Language)",
+    ),
+    ("\\sql", "", "statements are SQL from now on (the default)"),
+];
+
+/// KQL's tabular operators and the functions nethunt-kql plans, for completion.
+const KQL_WORDS: &[&str] = &[
+    "where",
+    "project",
+    "project-away",
+    "project-keep",
+    "project-rename",
+    "project-reorder",
+    "extend",
+    "summarize",
+    "distinct",
+    "count",
+    "take",
+    "limit",
+    "top",
+    "sort",
+    "order",
+    "join",
+    "lookup",
+    "union",
+    "mv-expand",
+    "as",
+    "serialize",
+    "getschema",
+    "render",
+    "let",
+    "datatable",
+    "print",
+    "range",
+    "externaldata",
+    "materialize",
+    "toscalar",
+    "kind",
+    "innerunique",
+    "inner",
+    "leftouter",
+    "rightouter",
+    "fullouter",
+    "leftanti",
+    "rightanti",
+    "leftsemi",
+    "rightsemi",
+    "countif",
+    "dcount",
+    "dcountif",
+    "sumif",
+    "avg",
+    "make_set",
+    "make_set_if",
+    "make_list",
+    "arg_max",
+    "arg_min",
+    "has",
+    "has_cs",
+    "has_any",
+    "has_all",
+    "contains",
+    "startswith",
+    "endswith",
+    "between",
+    "isempty",
+    "isnotempty",
+    "isnull",
+    "isnotnull",
+    "iff",
+    "case",
+    "tostring",
+    "toint",
+    "tolong",
+    "toreal",
+    "todatetime",
+    "tolower",
+    "toupper",
+    "strcat",
+    "strlen",
+    "substring",
+    "split",
+    "replace_string",
+    "extract",
+    "ago",
+    "now",
+    "bin",
+    "datetime",
+    "dynamic",
+    "array_length",
+    "_Im_NetworkSession",
 ];
 
 pub fn help_text() -> String {
@@ -92,7 +186,7 @@ pub fn help_text() -> String {
         s.push_str(&format!("  {left:<w$}  {d}\n"));
     }
     s.push_str(
-        "  SQL statements end with ';' and may span lines. Ctrl-C cancels a running query.\n",
+        "  Statements (SQL, or KQL after \\kql) end with ';' and may span lines. Ctrl-C cancels a\n  running query.\n",
     );
     s
 }
@@ -163,6 +257,8 @@ pub struct Repl {
     exec: Option<tokio::runtime::Runtime>,
     /// NetworkSessions is the bundled sample lake.
     on_sample: bool,
+    /// The language statements are in (`\\sql`, `\\kql`).
+    language: crate::engine::Language,
 }
 
 impl Drop for Repl {
@@ -194,6 +290,7 @@ impl Repl {
             words: Arc::default(),
             exec: Some(exec),
             on_sample: false,
+            language: crate::engine::Language::Sql,
         };
         r.refresh_words();
         Ok(r)
@@ -214,6 +311,7 @@ impl Repl {
         w.extend(state.window_functions().keys().cloned());
         w.extend(self.library.queries.iter().map(|q| q.meta.name.clone()));
         w.extend(COMMANDS.iter().map(|(c, _, _)| c.to_string()));
+        w.extend(KQL_WORDS.iter().map(|k| k.to_string()));
         for k in [
             "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "LIMIT", "HAVING", "JOIN", "WITH",
             "DISTINCT", "COUNT",
@@ -310,7 +408,11 @@ impl Repl {
                         Ok(Step::Quit) => break,
                         Ok(Step::Continue) => {}
                         Err(e) => {
-                            eprintln!("error: {}", crate::error::redact(&one_line(&e.to_string())))
+                            let msg = e.to_string();
+                            eprintln!("error: {}", crate::error::redact(&one_line(&msg)));
+                            if let Some(c) = caret(&text, &msg) {
+                                eprint!("{c}");
+                            }
                         }
                     }
                 }
@@ -357,7 +459,7 @@ impl Repl {
         if let Some(cmd) = text.strip_prefix('\\') {
             return self.command(cmd.trim_end_matches(';').trim()).await;
         }
-        let frames = self.engine.plan_sql(text, &[]).await?;
+        let frames = self.engine.plan_text(self.language, text, &[]).await?;
         for df in frames {
             if df.schema().fields().is_empty() {
                 continue; // DDL: done
@@ -375,6 +477,14 @@ impl Repl {
         let bad = |usage: &str| Error::Config(format!("usage: \\{usage}"));
         match name {
             "q" | "quit" => return Ok(Step::Quit),
+            "kql" | "sql" => {
+                self.language = if name == "kql" {
+                    crate::engine::Language::Kql
+                } else {
+                    crate::engine::Language::Sql
+                };
+                self.print(&format!("statements are {} now\n", name.to_uppercase()))?;
+            }
             "?" | "h" | "help" => self.print(&help_text())?,
             "d" => match rest.as_slice() {
                 [] => {
@@ -624,6 +734,20 @@ impl Repl {
         }
         Ok(())
     }
+}
+
+/// For an error that names a place (`KQL: 2:14: ...`), the statement's line with a caret under
+/// the column.
+fn caret(text: &str, msg: &str) -> Option<String> {
+    let rest = &msg[msg.find("KQL: ")? + 5..];
+    let mut parts = rest.splitn(3, ':');
+    let line: usize = parts.next()?.trim().parse().ok()?;
+    let col: usize = parts.next()?.trim().parse().ok()?;
+    let src = text.lines().nth(line.checked_sub(1)?)?;
+    Some(format!(
+        "  {src}\n  {}^\n",
+        " ".repeat(col.saturating_sub(1).min(src.chars().count()))
+    ))
 }
 
 fn query_runtime() -> Result<tokio::runtime::Runtime> {

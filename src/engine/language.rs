@@ -68,7 +68,7 @@ impl Statement {
 
 /// A KQL error as DataFusion's, keeping its one line (`line:col: ...`).
 fn kql_error(e: nethunt_kql::KqlError) -> DataFusionError {
-    DataFusionError::Plan(format!("KQL {e}"))
+    DataFusionError::External(Box::new(e))
 }
 
 /// Split `text` into statements of `language`. KQL text is one statement (its `let`s and

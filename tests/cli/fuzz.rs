@@ -3,7 +3,7 @@
 //! every declared type, `--from/--to`, sizes and durations, domain lists (CSV and zip), AWS
 //! profile files, URLs (cluster targets, store URLs, redaction, HOST:PORT, globs), and the text
 //! logs of the source parsers (VPC Flow Logs text, Suricata EVE, Zeek JSON) through every
-//! parser's raw tables. None may panic: a parser answers with a value or an error, whatever it
+//! parser's raw tables, and KQL text through the lexer, the parser and the planner. None may panic: a parser answers with a value or an error, whatever it
 //! is given.
 //!
 //! `NETHUNT_FUZZ_CASES` sets the cases per property (default 2,000 here);
@@ -375,8 +375,110 @@ fn url_seeds() -> Vec<Vec<u8>> {
     .collect()
 }
 
+const KQL_TOKENS: &[&str] = &[
+    "|",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ";",
+    ",",
+    "..",
+    "==",
+    "!=",
+    "=~",
+    "!~",
+    "!",
+    "~",
+    "$left.",
+    "$right.",
+    "'",
+    "\"",
+    "@\"",
+    "//",
+    "let ",
+    "where ",
+    "project-away ",
+    "summarize ",
+    " by ",
+    "join kind=innerunique ",
+    " on ",
+    "extend ",
+    "mv-expand ",
+    "datatable(a:string)[",
+    "print ",
+    "range x from 1 to 3 step 1",
+    "dynamic([",
+    "datetime(",
+    "2m",
+    "1.5h",
+    "bin(",
+    "has_any",
+    "!in",
+    "in~",
+    "between (",
+    "toscalar(",
+    "materialize(",
+    "externaldata ",
+    "count()",
+    "*",
+    "sort by ",
+    " desc",
+    " nulls first",
+    "é",
+    "0x",
+    "9999999999999999999999",
+];
+
+/// The seed's KQL files and the KQL of the docs cases (their first 120).
+fn kql_seeds() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = ["non_standard_ports_kql.kql", "uncommon_domains_kql.kql"]
+        .iter()
+        .map(|f| std::fs::read(Path::new(ROOT).join("queries").join(f)).unwrap())
+        .collect();
+    let cases = Path::new(ROOT).join("../shared/kql/docs-cases.json");
+    let doc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&cases).unwrap_or_else(|e| panic!("{}: {e}", cases.display())),
+    )
+    .unwrap();
+    for c in doc["cases"].as_array().unwrap().iter().take(120) {
+        out.push(c["kql"].as_str().unwrap().as_bytes().to_vec());
+    }
+    out
+}
+
+/// A session with a small NetworkSessions and nethunt's functions, for planning fuzzed KQL.
+fn kql_session() -> datafusion::prelude::SessionContext {
+    let ctx = datafusion::prelude::SessionContext::new();
+    nethunt_udfs::register_all(&ctx);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(ctx.sql(
+        "CREATE VIEW \"NetworkSessions\" AS SELECT CAST('2024-07-30T00:00:00Z' AS TIMESTAMP) AS \"TimeGenerated\", \
+         '10.0.0.1' AS \"SrcIpAddr\", '8.8.8.8' AS \"DstIpAddr\", 53 AS \"DstPortNumber\", \
+         'Success' AS \"EventResult\", 'a.example.com' AS \"UrlHostname\", 100 AS \"SrcBytes\"",
+    ))
+    .unwrap();
+    ctx
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn kql(bytes in input(kql_seeds(), KQL_TOKENS)) {
+        let text = text(&bytes);
+        let _ = nethunt_kql::lexer::lex(&text);
+        if let Ok(script) = nethunt_kql::parse(&text) {
+            // what parses is planned too (and planning never panics either)
+            let ctx = kql_session();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _ = rt.block_on(nethunt_kql::plan(&script, &ctx.state(), &Default::default()));
+        }
+    }
 
     #[test]
     fn zeek_logs(bytes in input(zeek_seeds(), ZEEK_TOKENS)) {

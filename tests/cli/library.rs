@@ -20,10 +20,10 @@ fn queries_filters() {
         assert_eq!(o.code, 0, "{}", o.stderr);
         names(&o.stdout)
     };
-    assert_eq!(list(&[]).len(), 18);
+    assert_eq!(list(&[]).len(), 20);
     assert_eq!(
         list(&["--mitre", "T1046"]),
-        ["non_standard_ports", "port_scan"]
+        ["non_standard_ports", "non_standard_ports_kql", "port_scan"]
     );
     // a technique matches its sub-techniques; ids in any case
     assert_eq!(list(&["--mitre", "t1021"]), ["rdp_traffic", "smb_anomaly"]);
@@ -33,6 +33,7 @@ fn queries_filters() {
         [
             "app_port_mismatch",
             "non_standard_ports",
+            "non_standard_ports_kql",
             "port_scan",
             "port_sweep_external"
         ]
@@ -101,7 +102,7 @@ fn whole_library_runs_on_the_sample_and_on_real_traffic() {
             .into_iter()
             .filter(|f| f.ends_with(".csv"))
             .collect();
-        assert_eq!(results.len(), 18, "{results:?}");
+        assert_eq!(results.len(), 20, "{results:?}");
     }
 }
 

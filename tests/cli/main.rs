@@ -9,6 +9,7 @@ mod architecture;
 mod cluster;
 mod fetch;
 mod fuzz;
+mod kql;
 mod library;
 mod repl;
 mod s3;

@@ -242,3 +242,31 @@ fn progress_line_on_a_terminal_only() {
     let all = p.exp_eof().unwrap();
     assert!(!all.contains("scanning"), "{all}");
 }
+
+/// `\kql` switches the session to KQL: queries run with KQL's answer, an error shows its
+/// line with a caret under the column, `\sql` switches back.
+#[test]
+fn repl_speaks_kql() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("hist");
+    let mut p = spawn(&history);
+    p.send_line("\\kql").unwrap();
+    p.exp_string("statements are KQL now").unwrap();
+    p.exp_string("nethunt> ").unwrap();
+    p.send_line("NetworkSessions | count;").unwrap();
+    p.exp_string(&sample_rows().to_string()).unwrap();
+    p.exp_string("nethunt> ").unwrap();
+    // a multi-line KQL statement, with an error on its second line
+    p.send_line("NetworkSessions").unwrap();
+    p.send_line("| where DstPortNumber = 3;").unwrap();
+    p.exp_string("KQL: 2:23: syntax error").unwrap();
+    p.exp_string("| where DstPortNumber = 3;").unwrap();
+    p.exp_string("                      ^").unwrap();
+    p.exp_string("nethunt> ").unwrap();
+    p.send_line("\\sql").unwrap();
+    p.exp_string("statements are SQL now").unwrap();
+    p.send_line("SELECT 6 * 7 AS answer;").unwrap();
+    p.exp_string("42").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}

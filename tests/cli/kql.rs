@@ -1,0 +1,249 @@
+//! Issue 17: KQL run verbatim. The seed's two KQL texts (queries/*_kql.kql, pasted from
+//! ../shared/seeds) give the rows of the two SQL files on the bundled sample, on the real
+//! capture and on 1M generated rows; `nethunt kql` with its errors, parameters, --explain and
+//! --to-sql.
+
+use super::*;
+
+/// A CSV result as rows of column → value, and the column names.
+fn table(text: &str) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+    o.stdout
+}
+
+/// Both seeds in KQL and in SQL over one lake: the same rows. non_standard_ports has no sort in
+/// KQL, so rows compare as sets; uncommon_domains sorts by TotalBytes only, so the rows compare
+/// as sets and the KQL order must not increase; KQL's join also returns the right key
+/// (SndLevelDomain1), equal to SndLevelDomain on every row.
+fn seeds_agree(extra: &[&str]) -> (usize, usize) {
+    let with = |q: &str| {
+        let mut a = vec!["run", q, "--format", "csv", "-q"];
+        a.extend(extra);
+        run_ok(&a)
+    };
+    let (kh, mut k) = table(&with("non_standard_ports_kql"));
+    let (sh, mut s) = table(&with("non_standard_ports"));
+    assert_eq!(kh, sh);
+    k.sort();
+    s.sort();
+    assert_eq!(k, s, "non_standard_ports {extra:?}");
+    let ports = k.len();
+
+    let (kh, k) = table(&with("uncommon_domains_kql"));
+    let (sh, s) = table(&with("uncommon_domains"));
+    assert_eq!(
+        kh,
+        [
+            "SndLevelDomain",
+            "TotalBytes",
+            "SndLevelDomain1",
+            "UrlHostname",
+            "BytesSent"
+        ]
+    );
+    assert_eq!(
+        sh,
+        ["SndLevelDomain", "TotalBytes", "UrlHostname", "BytesSent"]
+    );
+    let totals: Vec<i64> = k.iter().map(|r| r["TotalBytes"].parse().unwrap()).collect();
+    assert!(
+        totals.windows(2).all(|w| w[0] >= w[1]),
+        "sort by TotalBytes desc"
+    );
+    let mut k: Vec<BTreeMap<String, String>> = k
+        .into_iter()
+        .map(|mut r| {
+            let right_key = r.remove("SndLevelDomain1").unwrap();
+            assert_eq!(right_key, r["SndLevelDomain"]);
+            r
+        })
+        .collect();
+    let mut s = s;
+    k.sort();
+    s.sort();
+    assert_eq!(k, s, "uncommon_domains {extra:?}");
+    (ports, k.len())
+}
+
+#[test]
+fn seed_kql_gives_the_sql_files_rows() {
+    // the bundled sample (both fire there)
+    let (p, d) = seeds_agree(&[]);
+    assert!(p > 0 && d > 0, "{p} {d}");
+    // the real capture and the real top-10k list
+    let real = Path::new(ROOT).join("../shared/data/real");
+    let lake = real.join("rita_proxy_rolling.parquet");
+    let list = real.join("top-10k.csv.zip");
+    assert!(
+        lake.exists() && list.exists(),
+        "{} is missing",
+        real.display()
+    );
+    let (_, d) = seeds_agree(&[
+        "--data",
+        lake.to_str().unwrap(),
+        "--domains",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(d, 328);
+    // 1M generated rows
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let top = dir.path().join("top.csv");
+    run_ok(&[
+        "generate",
+        "--rows",
+        "1000000",
+        "--out",
+        lake.to_str().unwrap(),
+        "--domains-out",
+        top.to_str().unwrap(),
+    ]);
+    let (p, d) = seeds_agree(&[
+        "--data",
+        lake.to_str().unwrap(),
+        "--domains",
+        top.to_str().unwrap(),
+    ]);
+    assert!(p > 0 && d > 1000, "{p} {d}");
+}
+
+#[test]
+fn kql_command() {
+    // ad-hoc KQL against SQL's answer
+    let k = run_ok(&[
+        "kql",
+        "NetworkSessions | where DstPortNumber == 3389 and EventResult == 'Failure' | count",
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    let s = run_ok(&[
+        "sql",
+        "SELECT count(*) AS \"Count\" FROM \"NetworkSessions\" WHERE \"DstPortNumber\" = 3389 AND \"EventResult\" = 'Failure'",
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    assert_eq!(k, s);
+    // a parameter is a name in the KQL
+    let k = run_ok(&[
+        "kql",
+        "NetworkSessions | where DstPortNumber > lowest | summarize n = dcount(DstPortNumber)",
+        "-p",
+        "lowest=60000",
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    let s = run_ok(&[
+        "sql",
+        "SELECT count(DISTINCT \"DstPortNumber\") AS n FROM \"NetworkSessions\" WHERE \"DstPortNumber\" > 60000",
+        "--format",
+        "csv",
+        "-q",
+    ]);
+    assert_eq!(k, s);
+    // from a file, and from stdin
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("q.kql");
+    std::fs::write(
+        &f,
+        "// a comment\nNetworkSessions\n| take 3\n| project SrcIpAddr",
+    )
+    .unwrap();
+    assert_eq!(
+        run_ok(&["kql", "-f", f.to_str().unwrap(), "--format", "csv", "-q"])
+            .lines()
+            .count(),
+        4
+    );
+    // --explain and --to-sql show what runs, and run nothing
+    let e = run_ok(&[
+        "kql",
+        "--explain",
+        "NetworkSessions | where EventResult == 'Failure' | count",
+    ]);
+    assert!(
+        e.contains("TableScan: NetworkSessions") && e.contains("Aggregate"),
+        "{e}"
+    );
+    let q = run_ok(&[
+        "kql",
+        "--to-sql",
+        "NetworkSessions | where EventResult == 'Failure' | count",
+    ]);
+    assert!(
+        q.starts_with("SELECT count(1) AS \"Count\" FROM \"NetworkSessions\" WHERE"),
+        "{q}"
+    );
+    // render is ignored with a note
+    let o = run(&["kql", "NetworkSessions | count | render table"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("render is ignored"), "{}", o.stderr);
+}
+
+#[test]
+fn kql_errors_are_one_line_with_the_place() {
+    for (text, needles) in [
+        (
+            "NetworkSessions\n| where DstPortNumber ==",
+            &["KQL: 2:25: syntax error: expected an expression, found the end of the query"][..],
+        ),
+        (
+            "NetworkSessions | evaluate bag_unpack(x)",
+            &["1:19", "'evaluate' is not supported yet"],
+        ),
+        (
+            "NetworkSessions | where Nope == 1",
+            &["1:25", "unknown column or name 'Nope'"],
+        ),
+        (
+            "NetworkSessions | summarize percentile(SrcBytes, 50)",
+            &["percentile", "not supported yet"],
+        ),
+        (
+            "NetworkSessions | frob",
+            &["1:19", "unknown tabular operator 'frob'"],
+        ),
+        (
+            "Nowhere | count",
+            &["1:1", "unknown table or name 'Nowhere'"],
+        ),
+        (
+            "NetworkSessions | where x == \"open",
+            &["1:30", "string is not closed"],
+        ),
+        (
+            "externaldata (a:string) [@\"https://example.com/x.csv\"] | count",
+            &[
+                "1:1",
+                "externaldata from https://example.com/x.csv",
+                "not supported yet",
+            ],
+        ),
+    ] {
+        let o = run(&["kql", "-q", text]);
+        assert_error(&o, needles);
+    }
+    // deep nesting is an error, not a stack overflow
+    let deep = format!("print {}1{}", "(".repeat(5000), ")".repeat(5000));
+    assert_error(&run(&["kql", &deep]), &["nests deeper"]);
+}
