@@ -1310,7 +1310,11 @@ pub fn parse_datetime(raw: &str) -> Option<i64> {
     let m: i64 = d.next().map_or(Some(1), |x| x.parse().ok())?;
     let day: i64 = d.next().map_or(Some(1), |x| x.parse().ok())?;
     // KQL's datetimes run from year 1 to 9999
-    if d.next().is_some() || !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if d.next().is_some()
+        || !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let (mut h, mut mi, mut sec, mut frac) = (0i64, 0i64, 0i64, 0i64);

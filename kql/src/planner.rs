@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{Column, DFSchema, JoinType, ScalarValue, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionState;
@@ -100,6 +101,9 @@ struct Rel {
     /// Set by a `summarize` of plain aggregates by plain columns, and by nothing else: what a
     /// join of this summary back to its own input can be planned as (a window over the input).
     summary: Option<Box<Summary>>,
+    /// Columns an `extend` computed from other columns alone (deterministically): name →
+    /// expression. Kept through filters and sorts, which keep columns and values.
+    derived: HashMap<String, DfExpr>,
 }
 
 /// `P | summarize a = f(x), ... by k, ...`: P, its raw columns, the keys, and each aggregate
@@ -120,6 +124,7 @@ impl Rel {
             unique_on: None,
             order: None,
             summary: None,
+            derived: HashMap::new(),
         }
     }
     fn names(&self) -> Vec<String> {
@@ -143,7 +148,7 @@ enum Binding {
     Scalar(ast::Expr),
     /// A scalar already planned (a parameter of an inlined function).
     Planned(DfExpr),
-    Tab(Rel),
+    Tab(Box<Rel>),
     Function(Vec<ast::Param>, Box<Script>),
 }
 
@@ -246,7 +251,7 @@ impl<'a> Planner<'a> {
                         || self.table_exists(n).await)
                 {
                     let rel = self.source(&Source::Name(n.clone(), *p)).await?;
-                    self.bind(name, Binding::Tab(rel));
+                    self.bind(name, Binding::Tab(Box::new(rel)));
                 } else if let ast::Expr::Call { name: f, args, pos } = expr
                     && (matches!(self.lookup(f), Some(Binding::Function(..)))
                         && self.function_is_tabular(f)
@@ -260,14 +265,14 @@ impl<'a> Planner<'a> {
                             pos: *pos,
                         })
                         .await?;
-                    self.bind(name, Binding::Tab(rel));
+                    self.bind(name, Binding::Tab(Box::new(rel)));
                 } else {
                     self.bind(name, Binding::Scalar(expr.clone()));
                 }
             }
             ast::Let::Tabular { name, tab, .. } => {
                 let rel = Box::pin(self.tabular(tab)).await?;
-                self.bind(name, Binding::Tab(rel));
+                self.bind(name, Binding::Tab(Box::new(rel)));
             }
             ast::Let::Function {
                 name, params, body, ..
@@ -330,6 +335,7 @@ impl<'a> Planner<'a> {
             unique_on: None,
             order: None,
             summary: None,
+            derived: HashMap::new(),
         })
     }
 
@@ -337,7 +343,7 @@ impl<'a> Planner<'a> {
         match s {
             Source::Name(n, pos) => {
                 match self.lookup(n).cloned() {
-                    Some(Binding::Tab(rel)) => return Ok(rel),
+                    Some(Binding::Tab(rel)) => return Ok(*rel),
                     Some(Binding::Function(params, body)) if params.is_empty() => {
                         return self.call_function(n, &params, &body, &[], *pos).await;
                     }
@@ -521,12 +527,16 @@ impl<'a> Planner<'a> {
                 KqlError::plan(Some(pos), format!("{name}() needs a value for {}", p.name))
             })?;
             let b = match arg {
-                ast::Expr::Tabular(t, _) => Binding::Tab(Box::pin(self.tabular(t)).await?),
+                ast::Expr::Tabular(t, _) => {
+                    Binding::Tab(Box::new(Box::pin(self.tabular(t)).await?))
+                }
                 ast::Expr::Col(n, p2)
                     if matches!(self.lookup(n), Some(Binding::Tab(_)))
                         || self.table_exists(n).await =>
                 {
-                    Binding::Tab(Box::pin(self.source(&Source::Name(n.clone(), *p2))).await?)
+                    Binding::Tab(Box::new(
+                        Box::pin(self.source(&Source::Name(n.clone(), *p2))).await?,
+                    ))
                 }
                 e => Binding::Planned(self.expr(&base, e, Ctx::Value).await?),
             };
@@ -740,6 +750,7 @@ impl<'a> Planner<'a> {
             unique_on: None,
             order: rel.order,
             summary: None,
+            derived: HashMap::new(),
         })
     }
 
@@ -911,6 +922,7 @@ impl<'a> Planner<'a> {
                 Ok(Rel {
                     plan,
                     summary: None,
+                    derived: HashMap::new(),
                     ..rel
                 })
             }
@@ -924,6 +936,7 @@ impl<'a> Planner<'a> {
                 Ok(Rel {
                     plan,
                     summary: None,
+                    derived: HashMap::new(),
                     ..sorted
                 })
             }
@@ -992,12 +1005,13 @@ impl<'a> Planner<'a> {
                         unique_on: None,
                         order: None,
                         summary: None,
+                        derived: HashMap::new(),
                     };
                 }
                 Ok(rel)
             }
             Op::As(name) => {
-                self.bind(name, Binding::Tab(rel.clone()));
+                self.bind(name, Binding::Tab(Box::new(rel.clone())));
                 Ok(rel)
             }
             Op::Serialize(items) => {
@@ -1116,6 +1130,17 @@ impl<'a> Planner<'a> {
         if rest.is_empty() {
             return Ok(rel);
         }
+        // A string column this where requires isnotempty() of is never NULL in the rows it
+        // keeps (and in the other tests of the same conjunction, which only matter where it
+        // holds): read it as it is from here on, without coalesce.
+        for c in &rest {
+            if let ast::Expr::Call { name, args, .. } = c
+                && name == "isnotempty"
+                && let [ast::Expr::Col(n, _)] = args.as_slice()
+            {
+                rel.raw.remove(n);
+            }
+        }
         let mut pred: Option<DfExpr> = None;
         for c in rest {
             let p = self.expr(&rel, c, Ctx::Keep).await?;
@@ -1131,6 +1156,7 @@ impl<'a> Planner<'a> {
         Ok(Rel {
             plan,
             summary: None,
+            derived: rel.derived.clone(),
             ..rel
         })
     }
@@ -1175,6 +1201,7 @@ impl<'a> Planner<'a> {
         let raw = rel.raw.clone();
         let order = rel.order.clone();
         let unique = rel.unique_on.clone();
+        let derived = rel.derived.clone();
         let plan = LogicalPlanBuilder::from(rel.plan)
             .join_on(r, kind, vec![left_key.eq(qcol("__r", "__in_key"))])
             .and_then(|b| b.build())
@@ -1185,6 +1212,7 @@ impl<'a> Planner<'a> {
             unique_on: unique,
             order,
             summary: None,
+            derived,
         })
     }
 
@@ -1245,8 +1273,40 @@ impl<'a> Planner<'a> {
             }
         }
         let unique = rel.unique_on.clone();
+        // What is computed from the row's other columns alone, for summarize (see derived_keys)
+        let mut derived: HashMap<String, DfExpr> = rel
+            .derived
+            .iter()
+            .filter(|(n, e)| {
+                !batch
+                    .iter()
+                    .any(|(b, _)| b == *n || e.column_refs().iter().any(|c| c.name == *b))
+            })
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        for (n, e) in &batch {
+            let refs = e.column_refs();
+            let plain = !refs.is_empty()
+                && refs.iter().all(|c| c.name != *n && names.contains(&c.name))
+                && !e.is_volatile()
+                && !e
+                    .exists(|x| {
+                        Ok(matches!(
+                            x,
+                            DfExpr::WindowFunction(_)
+                                | DfExpr::AggregateFunction(_)
+                                | DfExpr::ScalarSubquery(_)
+                                | DfExpr::Placeholder(_)
+                        ))
+                    })
+                    .unwrap_or(true);
+            if plain {
+                derived.insert(n.clone(), e.clone());
+            }
+        }
         let mut out = self.project_rel(rel, exprs, Some(raw))?;
         out.unique_on = unique;
+        out.derived = derived;
         Ok(out)
     }
 
@@ -1277,7 +1337,30 @@ impl<'a> Planner<'a> {
         let mut group = Vec::new();
         let mut out_names: Vec<String> = Vec::new();
         let mut taken = HashSet::new();
+        // A key computed by an extend from other keys alone adds no groups: group by those and
+        // compute it afterwards (one string key hashed instead of two, in the seed).
+        let plain_keys: Vec<&str> = by
+            .iter()
+            .filter_map(|ne| match (&ne.expr, ne.names.is_empty()) {
+                (ast::Expr::Col(c, _), true) if rel.has(c) => Some(c.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut after: Vec<(usize, DfExpr)> = Vec::new();
         for (i, ne) in by.iter().enumerate() {
+            if let (ast::Expr::Col(c, _), true) = (&ne.expr, ne.names.is_empty())
+                && let Some(d) = rel.derived.get(c)
+                && d.column_refs().iter().all(|r| {
+                    r.name != *c
+                        && plain_keys.contains(&r.name.as_str())
+                        && !rel.raw.contains(&r.name)
+                })
+            {
+                taken.insert(c.clone());
+                out_names.push(c.clone());
+                after.push((i, d.clone()));
+                continue;
+            }
             let e = self.expr(&rel, &ne.expr, Ctx::Value).await?;
             let name = self.name_of(ne, i, &taken);
             if !taken.insert(name.clone()) {
@@ -1312,19 +1395,31 @@ impl<'a> Planner<'a> {
         let mut exprs: Vec<DfExpr> = out_names
             .iter()
             .enumerate()
+            .filter(|(i, _)| !after.iter().any(|(k, _)| k == i))
             .map(|(i, n)| ucol(&format!("__g{i}")).alias(n.clone()))
             .collect();
         exprs.extend(post);
-        let plan = plan
-            .project(exprs)
-            .and_then(|b| b.build())
-            .map_err(|e| df(Some(pos), e))?;
+        let mut plan = plan.project(exprs).map_err(|e| df(Some(pos), e))?;
+        if !after.is_empty() {
+            // the derived keys, computed from the grouped ones, in their places
+            let mut exprs = Vec::new();
+            for (i, n) in out_names.iter().enumerate() {
+                match after.iter().find(|(k, _)| *k == i) {
+                    Some((_, d)) => exprs.push(d.clone().alias(n.clone())),
+                    None => exprs.push(ucol(n)),
+                }
+            }
+            exprs.extend(agg_names.iter().map(|n| ucol(n)));
+            plan = plan.project(exprs).map_err(|e| df(Some(pos), e))?;
+        }
+        let plan = plan.build().map_err(|e| df(Some(pos), e))?;
         Ok(Rel {
             plan,
             raw: HashSet::new(),
             unique_on: Some(out_names),
             order: None,
             summary: summary.map(Box::new),
+            derived: HashMap::new(),
         })
     }
 
@@ -1395,6 +1490,7 @@ impl<'a> Planner<'a> {
             unique_on: None,
             order: None,
             summary: None,
+            derived: HashMap::new(),
         };
         let keys: Vec<DfExpr> = s.keys.iter().map(|k| self.col_value(&base, k)).collect();
         let mut windows = Vec::new();
@@ -1748,10 +1844,13 @@ impl<'a> Planner<'a> {
         let mut taken: HashSet<String> = HashSet::new();
         let left_side = !matches!(jt, JoinType::RightAnti | JoinType::RightSemi);
         let right_side = !matches!(jt, JoinType::LeftAnti | JoinType::LeftSemi);
+        let mut left_out = Vec::new();
+        let mut right_out = Vec::new();
         if left_side {
             for n in &lnames {
                 exprs.push(qcol("__l", n).alias(n.clone()));
                 taken.insert(n.clone());
+                left_out.push(n.clone());
             }
         }
         if right_side {
@@ -1765,6 +1864,7 @@ impl<'a> Planner<'a> {
                     n.clone()
                 };
                 taken.insert(out.clone());
+                right_out.push(out.clone());
                 exprs.push(qcol("__r", n).alias(out));
             }
         }
@@ -1772,7 +1872,23 @@ impl<'a> Planner<'a> {
             .project(exprs)
             .and_then(|b| b.build())
             .map_err(|e| df(Some(pos), e))?;
-        Ok(Rel::new(plan))
+        // The side an outer join may not match reads NULL strings: '' in KQL.
+        let mut rel = Rel::new(plan);
+        let nullable: Vec<String> = match jt {
+            JoinType::Left => right_out.clone(),
+            JoinType::Right => left_out.clone(),
+            JoinType::Full => left_out.iter().chain(&right_out).cloned().collect(),
+            _ => Vec::new(),
+        };
+        rel.raw = rel
+            .plan
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| is_string(f.data_type()) && nullable.contains(f.name()))
+            .map(|f| f.name().clone())
+            .collect();
+        Ok(rel)
     }
 
     fn one_per_key(&self, rel: Rel, keys: &[String], pos: Pos) -> R<Rel> {
@@ -1803,6 +1919,7 @@ impl<'a> Planner<'a> {
             unique_on: Some(keys.to_vec()),
             order: None,
             summary: None,
+            derived: HashMap::new(),
         })
     }
 
@@ -2345,6 +2462,18 @@ impl<'a> Planner<'a> {
                 if vals.is_empty() {
                     return Ok(lit(negated));
                 }
+                // integer literals in the column's own integer type: no cast of every row
+                let vals: Vec<DfExpr> = vals
+                    .into_iter()
+                    .map(|v| match &v {
+                        DfExpr::Literal(sv @ ScalarValue::Int64(Some(_)), _)
+                            if tx.is_integer() && !ci =>
+                        {
+                            sv.cast_to(&tx).map(lit).unwrap_or(v)
+                        }
+                        _ => v,
+                    })
+                    .collect();
                 let e = xv.in_list(vals, negated);
                 // in is an OR of ==, !in an AND of !=: a null value is not in, and is !in.
                 Ok(if is_string(&tx) || (ctx == Ctx::Keep && !negated) {
@@ -2404,6 +2533,7 @@ impl<'a> Planner<'a> {
                 unique_on: None,
                 order: rel.order.clone(),
                 summary: None,
+                derived: HashMap::new(),
             };
             let r = if names.iter().any(|n| shadowed.has(n)) {
                 // a parameter named like a column: plan the body against a schema without it
@@ -2630,8 +2760,12 @@ impl<'a> Planner<'a> {
                 coalesce(vec![item, lit("")])
             }
             "ipv4_is_private" => {
-                let __a0 = text!(0);
-                self.call_fn("ipv4_is_private", vec![__a0], pos)
+                // NULL and '' both give NULL: the column as it is, no coalesce
+                let x = match arg(0)? {
+                    ast::Expr::Col(n, _) if rel.raw.contains(n) => ucol(n),
+                    _ => text!(0),
+                };
+                self.call_fn("ipv4_is_private", vec![x], pos)
             }?,
             "ipv4_is_in_range" => {
                 let __a0 = text!(0);
