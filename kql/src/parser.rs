@@ -447,23 +447,26 @@ impl Parser {
         }
         let mut tables = Vec::new();
         loop {
-            tables.push(if self.is_sym("(") {
-                self.next();
-                let t = self.tabular()?;
-                self.sym(")")?;
-                t
-            } else {
-                let pos = self.pos();
-                Tabular {
-                    source: Source::Name(self.ident()?, pos),
-                    ops: Vec::new(),
-                }
-            });
+            tables.push(self.table_operand()?);
             if !self.eat_sym(",") {
                 break;
             }
         }
         Ok((fuzzy, tables))
+    }
+
+    /// A table operand of join, lookup and union: `(tabular)` or a name.
+    fn table_operand(&mut self) -> Result<Tabular, KqlError> {
+        if self.eat_sym("(") {
+            let t = self.tabular()?;
+            self.sym(")")?;
+            return Ok(t);
+        }
+        let pos = self.pos();
+        Ok(Tabular {
+            source: Source::Name(self.ident()?, pos),
+            ops: Vec::new(),
+        })
     }
 
     /// The operator's name, dashes included (`project-away`, `mv-expand`).
@@ -586,18 +589,7 @@ impl Parser {
                         break;
                     }
                 }
-                let right = if self.is_sym("(") {
-                    self.next();
-                    let t = self.tabular()?;
-                    self.sym(")")?;
-                    t
-                } else {
-                    let p = self.pos();
-                    Tabular {
-                        source: Source::Name(self.ident()?, p),
-                        ops: Vec::new(),
-                    }
-                };
+                let right = self.table_operand()?;
                 if !self.eat_kw("on") {
                     if self.is_kw("where") {
                         return Err(KqlError::unsupported(Some(self.pos()), "join ... where"));

@@ -2068,31 +2068,25 @@ impl<'a> Planner<'a> {
     }
 
     fn agg_fn(&self, name: &str, args: Vec<DfExpr>, distinct: bool, pos: Pos) -> R<DfExpr> {
-        let f = self
-            .state
-            .aggregate_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| {
-                KqlError::plan(
-                    Some(pos),
-                    format!("the aggregate {name} is not registered in this session"),
-                )
-            })?;
-        Ok(DfExpr::AggregateFunction(AggregateFunction::new_udf(
-            f,
-            args,
-            distinct,
-            None,
-            vec![],
-            None,
-        )))
+        self.aggregate_call(name, args, distinct, vec![], pos)
     }
 
     fn agg_fn_ordered(
         &self,
         name: &str,
         args: Vec<DfExpr>,
+        order: Vec<SortExpr>,
+        pos: Pos,
+    ) -> R<DfExpr> {
+        self.aggregate_call(name, args, false, order, pos)
+    }
+
+    /// A call of the session's aggregate `name`.
+    fn aggregate_call(
+        &self,
+        name: &str,
+        args: Vec<DfExpr>,
+        distinct: bool,
         order: Vec<SortExpr>,
         pos: Pos,
     ) -> R<DfExpr> {
@@ -2108,7 +2102,7 @@ impl<'a> Planner<'a> {
                 )
             })?;
         Ok(DfExpr::AggregateFunction(AggregateFunction::new_udf(
-            f, args, false, None, order, None,
+            f, args, distinct, None, order, None,
         )))
     }
 

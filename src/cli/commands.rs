@@ -351,6 +351,27 @@ fn user_tables(
     Ok(())
 }
 
+/// For ad-hoc text (`sql`, `kql`): its `--param` values (typed by their look), `top1m` when the
+/// text `needed` it, the sessions (or the sample: the bool), and the engine.
+async fn adhoc_engine(
+    given: &[String],
+    tables: &TableArgs,
+    mut opts: EngineOptions,
+    needed: bool,
+    cache: &Path,
+    quiet: bool,
+) -> Result<(Vec<(String, datafusion::common::ScalarValue)>, bool, Engine)> {
+    let params = config::assignments(given)?
+        .into_iter()
+        .map(|(n, v)| (n, params::infer_value(&v)))
+        .collect();
+    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
+    top1m(&mut opts, tables.offline, &declared, cache, needed, quiet).await?;
+    let on_sample = sessions_source(&mut opts, cache)?;
+    let engine = Engine::new(&opts).await?;
+    Ok((params, on_sample, engine))
+}
+
 /// Query text from the command line, a file, or stdin (`-f -`).
 fn query_text(
     text: &Option<String>,
@@ -380,25 +401,11 @@ fn query_text(
 async fn kql(args: KqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let mut opts = config::engine_options(&args.tables, quiet)?;
+    let opts = config::engine_options(&args.tables, quiet)?;
     let text = query_text(&args.kql, &args.file, "KQL")?;
-    let params: Vec<_> = config::assignments(&args.params)?
-        .into_iter()
-        .map(|(n, v)| (n, params::infer_value(&v)))
-        .collect();
-    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
     let needed = text.contains(DOMAINS) || text.contains("externaldata");
-    top1m(
-        &mut opts,
-        args.tables.offline,
-        &declared,
-        cache,
-        needed,
-        quiet,
-    )
-    .await?;
-    let on_sample = sessions_source(&mut opts, cache)?;
-    let engine = Engine::new(&opts).await?;
+    let (params, on_sample, engine) =
+        adhoc_engine(&args.params, &args.tables, opts, needed, cache, quiet).await?;
     let mut frames = engine
         .plan_text(crate::engine::Language::Kql, &text, &params)
         .await?;
@@ -428,25 +435,11 @@ fn reads_sessions(text: &str) -> bool {
 async fn sql(args: SqlArgs, cache: &Path, quiet: bool, stats: bool) -> Result<Outcome> {
     let started = Instant::now();
     let out = config::output_config(&args.output)?;
-    let mut opts = config::engine_options(&args.tables, quiet)?;
+    let opts = config::engine_options(&args.tables, quiet)?;
     let text = query_text(&args.sql, &args.file, "SQL")?;
-    let params: Vec<_> = config::assignments(&args.params)?
-        .into_iter()
-        .map(|(n, v)| (n, params::infer_value(&v)))
-        .collect();
-    let declared = ExternalTable::top1m(external::UMBRELLA_URL);
     let needed = text.contains(DOMAINS);
-    top1m(
-        &mut opts,
-        args.tables.offline,
-        &declared,
-        cache,
-        needed,
-        quiet,
-    )
-    .await?;
-    let on_sample = sessions_source(&mut opts, cache)?;
-    let engine = Engine::new(&opts).await?;
+    let (params, on_sample, engine) =
+        adhoc_engine(&args.params, &args.tables, opts, needed, cache, quiet).await?;
     let frames = engine.plan_sql(&text, &params).await?;
     // Results of every statement that returns rows are printed; with --output only the last one
     // is written (earlier ones would be overwritten).
