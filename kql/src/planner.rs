@@ -2934,9 +2934,29 @@ impl<'a> Planner<'a> {
                 };
                 self.call_fn("regexp_replace", vec![s, pattern, lit(""), lit("g")], pos)?
             }
+            "format_datetime" => {
+                let x = val!(0);
+                let fmt = match arg(1)? {
+                    ast::Expr::Lit(Lit::Str(f), _) => chrono_format(f).ok_or_else(|| {
+                        KqlError::unsupported(
+                            Some(pos),
+                            format!("the format_datetime format '{f}'"),
+                        )
+                    })?,
+                    other => {
+                        return Err(KqlError::plan(
+                            Some(other.pos()),
+                            "format_datetime(): the format must be a constant",
+                        ));
+                    }
+                };
+                coalesce(vec![
+                    self.call_fn("to_char", vec![x, lit(fmt)], pos)?,
+                    lit(""),
+                ])
+            }
             "has_any_ipv4"
             | "has_any_ipv4_prefix"
-            | "format_datetime"
             | "format_timespan"
             | "parse_json"
             | "todynamic"
@@ -2961,6 +2981,55 @@ impl<'a> Planner<'a> {
         };
         Ok(e)
     }
+}
+
+/// A KQL datetime format (`yyyy-MM-dd HH:mm:ss`, `M/d/yy h:mm tt`, ...) as a chrono one;
+/// `None` for a specifier chrono has no twin of (fractions other than 3, 6 or 9 digits, `F`).
+fn chrono_format(f: &str) -> Option<String> {
+    let chars: Vec<char> = f.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut n = 1;
+        while i + n < chars.len() && chars[i + n] == c {
+            n += 1;
+        }
+        let spec = match (c, n) {
+            ('y', 4) => "%Y",
+            ('y', 2) => "%y",
+            ('M', 2) => "%m",
+            ('M', 1) => "%-m",
+            ('d', 2) => "%d",
+            ('d', 1) => "%-d",
+            ('H', 2) => "%H",
+            ('H', 1) => "%-H",
+            ('h', 2) => "%I",
+            ('h', 1) => "%-I",
+            ('m', 2) => "%M",
+            ('m', 1) => "%-M",
+            ('s', 2) => "%S",
+            ('s', 1) => "%-S",
+            ('t', 2) => "%p",
+            ('f', 3) => "%3f",
+            ('f', 6) => "%6f",
+            ('f', 9) => "%9f",
+            ('y' | 'M' | 'd' | 'H' | 'h' | 'm' | 's' | 't' | 'f' | 'F', _) => return None,
+            ('%', _) => {
+                out.push_str(&"%%".repeat(n));
+                i += n;
+                continue;
+            }
+            _ => {
+                out.extend(std::iter::repeat_n(c, n));
+                i += n;
+                continue;
+            }
+        };
+        out.push_str(spec);
+        i += n;
+    }
+    Some(out)
 }
 
 /// `t` as a regular expression that matches it literally.
