@@ -897,29 +897,26 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, KqlError> {
-        let mut l = self.and()?;
-        while self.is_kw("or") {
-            let pos = self.pos();
-            self.next();
-            let r = self.and()?;
-            l = Expr::Binary {
-                op: "or".into(),
-                left: Box::new(l),
-                right: Box::new(r),
-                pos,
-            };
-        }
-        Ok(l)
+        self.chain("or", Self::and)
     }
 
     fn and(&mut self) -> Result<Expr, KqlError> {
-        let mut l = self.cmp()?;
-        while self.is_kw("and") {
+        self.chain("and", Self::cmp)
+    }
+
+    /// `operand (keyword operand)*`, left-associative: the `or` and `and` levels.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Expr, KqlError>,
+    ) -> Result<Expr, KqlError> {
+        let mut l = operand(self)?;
+        while self.is_kw(keyword) {
             let pos = self.pos();
             self.next();
-            let r = self.cmp()?;
+            let r = operand(self)?;
             l = Expr::Binary {
-                op: "and".into(),
+                op: keyword.into(),
                 left: Box::new(l),
                 right: Box::new(r),
                 pos,

@@ -792,7 +792,7 @@ impl<'a> Planner<'a> {
                 let mut exprs = Vec::new();
                 let mut names = HashSet::new();
                 let mut raw = HashSet::new();
-                for (i, ne) in items.iter().enumerate() {
+                for ne in items {
                     if let (ast::Expr::Col(n, _), true) = (&ne.expr, ne.names.is_empty()) {
                         if !rel.has(n) {
                             return Err(self.unknown_column(&rel, n, ne.expr.pos()));
@@ -805,7 +805,7 @@ impl<'a> Planner<'a> {
                         continue;
                     }
                     let e = self.expr(&rel, &ne.expr, Ctx::Value).await?;
-                    let name = self.name_of(ne, i, &names);
+                    let name = self.name_of(ne, &names);
                     if !names.insert(name.clone()) {
                         return Err(KqlError::plan(
                             Some(ne.expr.pos()),
@@ -814,7 +814,6 @@ impl<'a> Planner<'a> {
                     }
                     exprs.push(e.alias(name));
                 }
-                let _ = pos;
                 self.project_rel(rel, exprs, Some(raw))
             }
             Op::ProjectAway(pats) | Op::ProjectKeep(pats) => {
@@ -1055,7 +1054,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The name KQL gives an unnamed expression: a column's own name, else `Column1`, ...
-    fn name_of(&self, ne: &NamedExpr, _i: usize, taken: &HashSet<String>) -> String {
+    fn name_of(&self, ne: &NamedExpr, taken: &HashSet<String>) -> String {
         if let Some(n) = ne.names.first() {
             return n.clone();
         }
@@ -1064,16 +1063,10 @@ impl<'a> Planner<'a> {
             ast::Expr::Call { name, args, .. } if name == "bin" || name == "floor" => {
                 match args.first() {
                     Some(ast::Expr::Col(n, _)) => n.clone(),
-                    _ => (1..)
-                        .map(|k| format!("Column{k}"))
-                        .find(|n| !taken.contains(n))
-                        .expect("unbounded"),
+                    _ => fresh("Column", taken),
                 }
             }
-            _ => (1..)
-                .map(|k| format!("Column{k}"))
-                .find(|n| !taken.contains(n))
-                .expect("unbounded"),
+            _ => fresh("Column", taken),
         }
     }
 
@@ -1220,7 +1213,7 @@ impl<'a> Planner<'a> {
         let mut rel = rel;
         // Each item sees the ones before it, so extend one at a time when they refer back.
         let mut batch: Vec<(String, DfExpr)> = Vec::new();
-        for (i, ne) in items.iter().enumerate() {
+        for ne in items {
             let mut taken: HashSet<String> = rel.names().into_iter().collect();
             taken.extend(batch.iter().map(|(n, _)| n.clone()));
             let refers_back = batch.iter().any(|(n, _)| mentions(&ne.expr, n));
@@ -1231,10 +1224,7 @@ impl<'a> Planner<'a> {
             let name = if ne.names.is_empty() {
                 match &ne.expr {
                     ast::Expr::Col(n, _) => n.clone(),
-                    _ => (1..)
-                        .map(|k| format!("Column{k}"))
-                        .find(|n| !taken.contains(n))
-                        .expect("unbounded"),
+                    _ => fresh("Column", &taken),
                 }
             } else if ne.names.len() == 1 {
                 ne.names[0].clone()
@@ -1244,7 +1234,6 @@ impl<'a> Planner<'a> {
                     "(a, b) = ... in extend",
                 ));
             };
-            let _ = i;
             batch.push((name, e));
         }
         self.apply_extend(rel, batch)
@@ -1362,7 +1351,7 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let e = self.expr(&rel, &ne.expr, Ctx::Value).await?;
-            let name = self.name_of(ne, i, &taken);
+            let name = self.name_of(ne, &taken);
             if !taken.insert(name.clone()) {
                 return Err(KqlError::plan(
                     Some(ne.expr.pos()),
@@ -1443,7 +1432,7 @@ impl<'a> Planner<'a> {
             }
         }
         let mut out = Vec::new();
-        for (i, ne) in aggs.iter().enumerate() {
+        for ne in aggs {
             let ast::Expr::Call { name, args, .. } = &ne.expr else {
                 return None;
             };
@@ -1456,7 +1445,6 @@ impl<'a> Planner<'a> {
                 Some(c) => format!("{name}_{c}"),
                 None => format!("{name}_"),
             });
-            let _ = i;
             let (f, a, zero) = match (name.as_str(), &col) {
                 ("count", None) => ("count", vec![lit(1i64)], None),
                 ("sum", Some(c)) => {
@@ -2147,9 +2135,8 @@ impl<'a> Planner<'a> {
                 }
                 Err(self.unknown_column(rel, name, *pos))
             }
-            ast::Expr::Neg(x, pos) => {
+            ast::Expr::Neg(x, _) => {
                 let v = self.expr(rel, x, Ctx::Value).await?;
-                let _ = pos;
                 Ok(DfExpr::Negative(Box::new(v)))
             }
             ast::Expr::Array(items, pos) => {
@@ -2955,23 +2942,6 @@ impl<'a> Planner<'a> {
                     lit(""),
                 ])
             }
-            "has_any_ipv4"
-            | "has_any_ipv4_prefix"
-            | "format_timespan"
-            | "parse_json"
-            | "todynamic"
-            | "typeof"
-            | "bag_pack"
-            | "pack"
-            | "array_concat"
-            | "rand"
-            | "hash"
-            | "new_guid" => {
-                return Err(KqlError::unsupported(
-                    Some(pos),
-                    format!("the function {name}()"),
-                ));
-            }
             other => {
                 return Err(KqlError::unsupported(
                     Some(pos),
@@ -3174,10 +3144,7 @@ fn literal_value(e: &ast::Expr) -> R<ScalarValue> {
                     "int" | "long" | "real" | "double" | "bool" | "boolean" | "string" | "timespan"
                     | "time",
                     v,
-                ) => {
-                    let _ = pos;
-                    v
-                }
+                ) => v,
                 _ => {
                     return Err(KqlError::unsupported(
                         Some(*pos),
