@@ -1730,7 +1730,52 @@ impl<'a> Planner<'a> {
                 }
                 outs
             }
-            "percentile" | "percentiles" | "tdigest" | "hll" | "make_bag" => {
+            "percentile" | "percentiles" => {
+                // Kusto estimates the nearest-rank percentile; kql_percentile computes it exactly
+                let x = self.expr(rel, a(0)?, Ctx::Value).await?;
+                if args.len() < 2 || (f == "percentile" && args.len() != 2) {
+                    return Err(KqlError::plan(
+                        Some(pos),
+                        format!("{f}() takes the values and then the percentile(s)"),
+                    ));
+                }
+                let mut outs = vec![];
+                for (k, pe) in args[1..].iter().enumerate() {
+                    let pv = match self.expr(rel, pe, Ctx::Value).await? {
+                        DfExpr::Literal(v, _) => v.cast_to(&DataType::Float64).ok(),
+                        _ => None,
+                    };
+                    let Some(ScalarValue::Float64(Some(pv))) = pv.filter(|v| !v.is_null()) else {
+                        return Err(KqlError::plan(
+                            Some(pe.pos()),
+                            format!("{f}(): a percentile must be a constant number"),
+                        ));
+                    };
+                    if !(0.0..=100.0).contains(&pv) {
+                        return Err(KqlError::plan(
+                            Some(pe.pos()),
+                            format!("{f}(): the percentile {pv} is not between 0 and 100"),
+                        ));
+                    }
+                    let e =
+                        add(self.agg_fn("kql_percentile", vec![x.clone(), lit(pv)], false, pos)?);
+                    let label = format!("{pv}").replace('.', "_");
+                    let n = match ne.names.get(k) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let base = format!("percentile_{}_{label}", arg_col(0));
+                            if taken.contains(&base) {
+                                fresh(&base, taken)
+                            } else {
+                                base
+                            }
+                        }
+                    };
+                    outs.push((n, e));
+                }
+                outs
+            }
+            "tdigest" | "hll" | "make_bag" => {
                 return Err(KqlError::unsupported(
                     Some(pos),
                     format!("the aggregate {f}()"),

@@ -236,6 +236,21 @@ async fn aggregates() {
         rows("datatable(k:string, t:long, v:string)['a', 1, 'old', 'a', 5, 'new', 'b', 2, 'only'] | summarize arg_max(t, v) by k | sort by k asc").await,
         ["a|5|new", "b|2|only"]
     );
+    // percentile is the nearest rank (a value of the set, never interpolated), NULLs skipped:
+    // 10 20 30 40 -> p50 is rank ceil(0.5 * 4) = 2 -> 20 (SQL's percentile_cont says 25);
+    // p0 is the least, p100 the largest; names percentile_x_50, .. _99_9; nothing gives NULL
+    assert_eq!(
+        rows("datatable(x:long)[40, 10, 30, 20] | union (print x = long(null)) | summarize percentile(x, 50), percentiles(x, 0, 99.9), (lo) = percentiles(x, 25)").await,
+        ["20|10|40|10"]
+    );
+    assert_eq!(
+        rows("datatable(x:long)[1] | summarize percentile(x, 50), percentiles(x, 0, 99.9) | getschema | project ColumnName").await,
+        ["percentile_x_50", "percentile_x_0", "percentile_x_99_9"]
+    );
+    assert_eq!(
+        rows("datatable(x:long)[] | summarize percentile(x, 50)").await,
+        ["NULL"]
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 //! | `kql_has_any(text, term, ...)`, `kql_has_all` | KQL `has_any` / `has_all` (terms or one array) |
 //! | `datetime_diff(period, a, b)` | KQL `datetime_diff`: calendar periods between two datetimes |
 //! | `make_set(x [, max])` (aggregate) | KQL `make_set`: distinct non-NULL values, first met, `[]` for none |
+//! | `kql_percentile(x, p)` (aggregate) | KQL `percentile`: the nearest-rank value, exact; NULL for none |
 //!
 //! Every function accepts Utf8, LargeUtf8, Utf8View and dictionary-encoded strings, scalar or
 //! array; NULL in gives NULL out; no input makes it panic. Dictionary inputs are evaluated once per
@@ -72,7 +73,10 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
 
 /// Every nethunt aggregate function.
 pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(aggregate::make_set_udaf())]
+    vec![
+        Arc::new(aggregate::make_set_udaf()),
+        Arc::new(aggregate::percentile_udaf()),
+    ]
 }
 
 /// Register every nethunt function on a `SessionContext`.
