@@ -555,7 +555,11 @@ impl<'a> Planner<'a> {
     }
 
     /// `_Im_NetworkSession(starttime=..., endtime=..., ...)`: the sessions, filtered as the ASIM
-    /// parser's parameters say.
+    /// parser's parameters say, with the two columns the parser adds: `ASimMatchingIpAddr` ("-"
+    /// when no address prefix was given, else "SrcIpAddr", "DstIpAddr" or "Both") and
+    /// `ASimMatchingHostname` ("" when no hostname was given, else "SrcHostname" or
+    /// "DstHostname"). A parameter left at its default (a NULL time or port, `'*'` for
+    /// eventresult, an empty list) filters nothing, as in the parser.
     async fn asim_parser(&mut self, name: &str, args: &[ast::Expr], pos: Pos) -> R<Rel> {
         let t = if self.opts.sessions.is_empty() {
             "NetworkSessions".to_string()
@@ -563,6 +567,9 @@ impl<'a> Planner<'a> {
             self.opts.sessions.clone()
         };
         let mut rel = self.scan(&t, pos).await?;
+        let mut preds = Vec::new();
+        // the address prefixes (src, dst, either) and hostnames, each a list of texts
+        let mut lists: HashMap<&str, Vec<DfExpr>> = HashMap::new();
         for a in args {
             let ast::Expr::NamedArg(k, v, apos) = a else {
                 return Err(KqlError::plan(
@@ -570,37 +577,43 @@ impl<'a> Planner<'a> {
                     format!("{name}() takes named parameters (starttime=..., ...)"),
                 ));
             };
+            let key = k.to_ascii_lowercase();
+            let list_key = match key.as_str() {
+                "srcipaddr_has_any_prefix" => Some("src"),
+                "dstipaddr_has_any_prefix" => Some("dst"),
+                "ipaddr_has_any_prefix" => Some("any"),
+                "hostname_has_any" => Some("host"),
+                _ => None,
+            };
+            if let Some(lk) = list_key {
+                let mut items = Vec::new();
+                self.spread(std::slice::from_ref(v), &mut items);
+                let mut texts = Vec::new();
+                for i in &items {
+                    let e = self.expr(&rel, i, Ctx::Value).await?;
+                    texts.push(self.as_text(&rel, e, i.pos())?);
+                }
+                lists.entry(lk).or_default().extend(texts);
+                continue;
+            }
             let value = self.expr(&rel, v, Ctx::Value).await?;
             let column = |c: &str| ucol(c);
-            let pred = match k.to_ascii_lowercase().as_str() {
-                "starttime" => column("TimeGenerated").gt_eq(value),
-                "endtime" => column("TimeGenerated").lt_eq(value),
-                "dstportnumber" => column("DstPortNumber").eq(value),
-                "eventresult" => column("EventResult").eq(value),
+            let unset = value.clone().is_null();
+            let pred = match key.as_str() {
+                "starttime" => unset.or(column("TimeGenerated").gt_eq(value)),
+                "endtime" => unset.or(column("TimeGenerated").lt_eq(value)),
+                "dstportnumber" => unset.or(column("DstPortNumber").eq(value)),
+                "eventresult" => value
+                    .clone()
+                    .eq(lit("*"))
+                    .or(column("EventResult").eq(value)),
+                "disabled" => DfExpr::Not(Box::new(value)),
                 "dvcaction" => {
                     let list =
                         self.call_fn("array_has", vec![value.clone(), column("DvcAction")], *apos)?;
                     self.call_fn("array_length", vec![value], *apos)?
                         .eq(lit(0u64))
                         .or(list)
-                }
-                "hostname_has_any" => {
-                    let h = self.call_fn(
-                        "kql_has_any",
-                        vec![column("UrlHostname"), value.clone()],
-                        *apos,
-                    )?;
-                    self.call_fn("array_length", vec![value], *apos)?
-                        .eq(lit(0u64))
-                        .or(h)
-                }
-                "srcipaddr_has_any_prefix"
-                | "dstipaddr_has_any_prefix"
-                | "ipaddr_has_any_prefix" => {
-                    return Err(KqlError::unsupported(
-                        Some(*apos),
-                        format!("the parser parameter {k}"),
-                    ));
                 }
                 other => {
                     return Err(KqlError::plan(
@@ -609,12 +622,83 @@ impl<'a> Planner<'a> {
                     ));
                 }
             };
+            preds.push((pred, *apos));
+        }
+        for (pred, apos) in preds {
             rel.plan = LogicalPlanBuilder::from(rel.plan)
                 .filter(pred)
                 .and_then(|b| b.build())
-                .map_err(|e| df(Some(*apos), e))?;
+                .map_err(|e| df(Some(apos), e))?;
         }
-        Ok(rel)
+        let take =
+            |lists: &mut HashMap<&str, Vec<DfExpr>>, k: &str| lists.remove(k).unwrap_or_default();
+        let any = take(&mut lists, "any");
+        let mut src = take(&mut lists, "src");
+        src.extend(any.iter().cloned());
+        let mut dst = take(&mut lists, "dst");
+        dst.extend(any);
+        let hosts = take(&mut lists, "host");
+        let no_match = lit("No match");
+        // the first test that holds names the column, as the parser's case() does
+        let matching = |tests: Vec<(DfExpr, &str)>, both: Option<DfExpr>| {
+            let mut whens = Vec::new();
+            if let Some(b) = both {
+                whens.push((Box::new(b), Box::new(lit("Both"))));
+            }
+            for (t, label) in tests {
+                whens.push((Box::new(t), Box::new(lit(label))));
+            }
+            DfExpr::Case(datafusion::logical_expr::expr::Case::new(
+                None,
+                whens,
+                Some(Box::new(no_match.clone())),
+            ))
+        };
+        let ip_col = if src.is_empty() && dst.is_empty() {
+            lit("-")
+        } else {
+            let test = |me: &mut Self, c: &str, l: Vec<DfExpr>| -> R<DfExpr> {
+                if l.is_empty() {
+                    return Ok(lit(false));
+                }
+                let mut a = vec![ucol(c)];
+                a.extend(l);
+                me.call_fn("has_any_ipv4_prefix", a, pos)
+            };
+            let s = test(self, "SrcIpAddr", src)?;
+            let d = test(self, "DstIpAddr", dst)?;
+            let both = s.clone().and(d.clone());
+            matching(vec![(s, "SrcIpAddr"), (d, "DstIpAddr")], Some(both))
+        };
+        let host_col = if hosts.is_empty() {
+            lit("")
+        } else {
+            let mut tests = Vec::new();
+            for c in ["SrcHostname", "DstHostname"] {
+                let mut a = vec![coalesce(vec![ucol(c), lit("")])];
+                a.extend(hosts.iter().cloned());
+                tests.push((self.call_fn("kql_has_any", a, pos)?, c));
+            }
+            matching(tests, None)
+        };
+        let filtered = [&ip_col, &host_col]
+            .iter()
+            .filter(|e| matches!(e, DfExpr::Case(_)))
+            .map(|e| (*e).clone().not_eq(no_match.clone()))
+            .reduce(|a, b| a.and(b));
+        if let Some(f) = filtered {
+            rel.plan = LogicalPlanBuilder::from(rel.plan)
+                .filter(f)
+                .and_then(|b| b.build())
+                .map_err(|e| df(Some(pos), e))?;
+        }
+        self.apply_extend(
+            rel,
+            vec![
+                ("ASimMatchingIpAddr".to_string(), ip_col),
+                ("ASimMatchingHostname".to_string(), host_col),
+            ],
+        )
     }
 
     fn datatable(
@@ -2798,6 +2882,28 @@ impl<'a> Planner<'a> {
                 let __a1 = text!(1);
                 self.call_fn("ipv4_is_in_range", vec![__a0, __a1], pos)
             }?,
+            "has_ipv4" | "has_ipv4_prefix" | "has_any_ipv4" | "has_any_ipv4_prefix" => {
+                if !name.contains("any") && args.len() != 2 {
+                    return Err(KqlError::plan(
+                        Some(pos),
+                        format!("{name}() takes the text and one address or prefix"),
+                    ));
+                }
+                let mut a = vec![text!(0)];
+                let mut items = Vec::new();
+                self.spread(&args[1..], &mut items);
+                for i in &items {
+                    let e = self.expr(rel, i, Ctx::Value).await?;
+                    a.push(self.as_text(rel, e, i.pos())?);
+                }
+                if a.len() == 1 {
+                    lit(false) // nothing to find
+                } else if name.ends_with("prefix") {
+                    self.call_fn("has_any_ipv4_prefix", a, pos)?
+                } else {
+                    self.call_fn("has_any_ipv4", a, pos)?
+                }
+            }
             "ipv4_is_in_any_range" => {
                 let mut a = vec![text!(0)];
                 let mut items = Vec::new();

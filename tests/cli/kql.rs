@@ -247,3 +247,91 @@ fn kql_errors_are_one_line_with_the_place() {
     let deep = format!("print {}1{}", "(".repeat(5000), ")".repeat(5000));
     assert_error(&run(&["kql", &deep]), &["nests deeper"]);
 }
+
+/// The ASIM parser's filter parameters, as the native parser (vimNetworkSessionNative) applies
+/// them, on three sessions written by hand (expected rows worked out from them):
+///   10.0.0.1  -> 203.0.113.9   ws1.corp -> cdn.example.com   443 Success 00:00
+///   10.0.0.2  -> 198.51.100.7  db.corp  -> mail.example.org   25 Failure 01:00
+///   192.0.2.5 -> 10.0.0.1      scanner  -> ws1.corp           22 Failure 02:00
+#[test]
+fn asim_parser_parameters_filter_as_the_parser_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir(&lake).unwrap();
+    run_ok(&[
+        "sql",
+        &format!(
+            "COPY (SELECT * FROM (VALUES \
+             (TIMESTAMP '2024-01-01 00:00:00', '10.0.0.1', '203.0.113.9', 'ws1.corp', 'cdn.example.com', 443, 'Success'), \
+             (TIMESTAMP '2024-01-01 01:00:00', '10.0.0.2', '198.51.100.7', 'db.corp', 'mail.example.org', 25, 'Failure'), \
+             (TIMESTAMP '2024-01-01 02:00:00', '192.0.2.5', '10.0.0.1', 'scanner', 'ws1.corp', 22, 'Failure')) \
+             AS t(\"TimeGenerated\", \"SrcIpAddr\", \"DstIpAddr\", \"SrcHostname\", \"DstHostname\", \"DstPortNumber\", \"EventResult\")) \
+             TO '{}'",
+            lake.join("part.parquet").display()
+        ),
+        "-q",
+    ]);
+    let parser = |params: &str| {
+        let out = run_ok(&[
+            "kql",
+            &format!(
+                "_Im_NetworkSession({params}) | project SrcIpAddr, ASimMatchingIpAddr, ASimMatchingHostname | sort by SrcIpAddr asc"
+            ),
+            "--data",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-q",
+        ]);
+        out.lines().skip(1).map(String::from).collect::<Vec<_>>()
+    };
+    let all = ["10.0.0.1,-,", "10.0.0.2,-,", "192.0.2.5,-,"];
+    assert_eq!(parser(""), all);
+    // address prefixes: whole octets or a whole address; which side matched is said
+    assert_eq!(
+        parser("srcipaddr_has_any_prefix=dynamic(['10.'])"),
+        ["10.0.0.1,SrcIpAddr,", "10.0.0.2,SrcIpAddr,"]
+    );
+    assert_eq!(
+        parser("dstipaddr_has_any_prefix=dynamic(['10.0.0.1'])"),
+        ["192.0.2.5,DstIpAddr,"]
+    );
+    assert_eq!(
+        parser("ipaddr_has_any_prefix=dynamic(['10.0.'])"),
+        [
+            "10.0.0.1,SrcIpAddr,",
+            "10.0.0.2,SrcIpAddr,",
+            "192.0.2.5,DstIpAddr,"
+        ]
+    );
+    assert_eq!(
+        parser(
+            "srcipaddr_has_any_prefix=dynamic(['10.0.0.1']), dstipaddr_has_any_prefix=dynamic(['203.0.113.'])"
+        ),
+        ["10.0.0.1,Both,"]
+    );
+    // '10.0' is no prefix (no final dot): nothing matches, as Kusto's has_any_ipv4_prefix says
+    assert!(parser("ipaddr_has_any_prefix=dynamic(['10.0'])").is_empty());
+    // hostnames: whole terms of the source's, else the destination's
+    assert_eq!(
+        parser("hostname_has_any=dynamic(['example'])"),
+        ["10.0.0.1,-,DstHostname", "10.0.0.2,-,DstHostname"]
+    );
+    assert_eq!(
+        parser("hostname_has_any=dynamic(['ws1'])"),
+        ["10.0.0.1,-,SrcHostname", "192.0.2.5,-,DstHostname"]
+    );
+    // defaults filter nothing: '*', a NULL time or port
+    assert_eq!(parser("eventresult='*'"), all);
+    assert_eq!(
+        parser("eventresult='Failure'"),
+        ["10.0.0.2,-,", "192.0.2.5,-,"]
+    );
+    assert_eq!(
+        parser("starttime=datetime(null), endtime=datetime(2024-01-01 01:00)"),
+        ["10.0.0.1,-,", "10.0.0.2,-,"]
+    );
+    assert_eq!(parser("dstportnumber=int(null)"), all);
+    assert_eq!(parser("dstportnumber=22"), ["192.0.2.5,-,"]);
+    assert!(parser("disabled=true").is_empty());
+}

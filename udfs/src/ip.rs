@@ -274,6 +274,154 @@ pub fn ipv4_is_in_any_range_udf() -> ScalarUDF {
     )
 }
 
+/// An IPv4 address prefix as KQL's `has_ipv4_prefix` takes it: a whole address (`192.168.1.11`,
+/// four octets) or one to three octets ending with a dot (`192.`, `192.168.`, `192.168.1.`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Prefix {
+    /// The prefix's octets, left-aligned in an address.
+    pub bits: u32,
+    /// How many octets it fixes (1 to 4).
+    pub octets: u32,
+}
+
+impl Ipv4Prefix {
+    /// Parse a prefix; `None` when it is not one (`127.0` lacks its dot, `10.1.1.1.` has five parts).
+    pub fn parse(s: &str) -> Option<Self> {
+        let Some(body) = s.strip_suffix('.') else {
+            return parse_ipv4(s).map(|bits| Ipv4Prefix { bits, octets: 4 });
+        };
+        let parts: Vec<&str> = body.split('.').collect();
+        if parts.len() > 3 {
+            return None;
+        }
+        // pad to a whole address and parse with the address rules (no leading zeros, 0-255)
+        let padded = parts
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n("0", 4 - parts.len()))
+            .collect::<Vec<_>>()
+            .join(".");
+        parse_ipv4(&padded).map(|bits| Ipv4Prefix {
+            bits,
+            octets: parts.len() as u32,
+        })
+    }
+
+    /// Whether `addr` starts with this prefix.
+    pub fn contains(&self, addr: u32) -> bool {
+        let shift = 8 * (4 - self.octets);
+        (addr >> shift) == (self.bits >> shift)
+    }
+}
+
+/// The IPv4 addresses written in `text`, properly delimited as Kusto requires: a run of digits
+/// and dots with no letter or digit on either side (a dot ending a sentence is not part of the
+/// address), which must be a valid dotted quad (`127.0.0.256` and `54127.0.0.1` are none).
+pub fn ipv4_addresses_in(text: &str) -> impl Iterator<Item = u32> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            if i < b.len() && b[i].is_ascii_alphanumeric() {
+                continue; // glued to a letter: not delimited
+            }
+            let run = text[start..i].trim_end_matches('.');
+            if let Some(a) = parse_ipv4(run) {
+                return Some(a);
+            }
+        }
+        None
+    })
+}
+
+/// KQL `has_any_ipv4_prefix(text, prefixes)`: an address in `text` starts with one of them.
+pub fn has_any_ipv4_prefix(text: &str, prefixes: &[Ipv4Prefix]) -> bool {
+    !prefixes.is_empty() && ipv4_addresses_in(text).any(|a| prefixes.iter().any(|p| p.contains(a)))
+}
+
+/// The prefixes of one row: an invalid one can never be found (Kusto: false), a NULL one makes
+/// the row NULL.
+fn read_prefixes(
+    texts: &mut dyn Iterator<Item = Option<&str>>,
+    whole_only: bool,
+) -> Option<Vec<Ipv4Prefix>> {
+    let mut out = Vec::new();
+    for t in texts {
+        if let Some(p) = Ipv4Prefix::parse(t?).filter(|p| !whole_only || p.octets == 4) {
+            out.push(p);
+        }
+    }
+    Some(out)
+}
+
+static HAS_ANY_IPV4_PREFIX_DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION,
+        "Kusto has_any_ipv4_prefix (and has_ipv4_prefix): true when an IPv4 address written in \
+         text, delimited by characters that are not letters or digits, starts with one of the \
+         prefixes. A prefix is a whole address (192.168.1.11) or one to three octets ending with \
+         a dot (192., 192.168., 192.168.1.); anything else is never found ('127.0' finds \
+         nothing). False for no prefixes; NULL when text, a prefix or the array is NULL.",
+        "has_any_ipv4_prefix(text, prefix [, prefix ...]) | has_any_ipv4_prefix(text, prefixes_array)",
+    )
+    .with_argument("text", "String expression: an address, or text holding addresses.")
+    .with_argument("prefix", "One or more prefixes, or one array of them.")
+    .with_sql_example(
+        "> SELECT has_any_ipv4_prefix('05:04:54 127.0.0.1 GET /favicon.ico 404', '127.0.', '192.168.'),\n\
+         >        has_any_ipv4_prefix('10.1.2.3', ['10.1']);\n\
+         true, false",
+    )
+    .with_related_udf("has_any_ipv4")
+    .build()
+});
+
+static HAS_ANY_IPV4_DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION,
+        "Kusto has_any_ipv4 (and has_ipv4): true when one of the whole IPv4 addresses appears in \
+         text, delimited by characters that are not letters or digits. An argument that is not a \
+         whole address is never found. False for none; NULL when text, an address or the array \
+         is NULL.",
+        "has_any_ipv4(text, ip [, ip ...]) | has_any_ipv4(text, ips_array)",
+    )
+    .with_argument("text", "String expression: an address, or text holding addresses.")
+    .with_argument("ip", "One or more IPv4 addresses, or one array of them.")
+    .with_sql_example(
+        "> SELECT has_any_ipv4('from 10.1.1.115 and 10.1.1.201.', '10.1.1.201'), has_any_ipv4('10.1.1.2', '10.1.1.');\n\
+         true, false",
+    )
+    .with_related_udf("has_any_ipv4_prefix")
+    .build()
+});
+
+/// The `has_any_ipv4_prefix(text, prefix, ...)` / `(text, prefixes_array)` scalar function.
+pub fn has_any_ipv4_prefix_udf() -> ScalarUDF {
+    kernel::SetUdf::udf(
+        "has_any_ipv4_prefix",
+        &HAS_ANY_IPV4_PREFIX_DOC,
+        |t| read_prefixes(t, false),
+        |text, ps| Some(has_any_ipv4_prefix(text, ps)),
+    )
+}
+
+/// The `has_any_ipv4(text, ip, ...)` / `(text, ips_array)` scalar function.
+pub fn has_any_ipv4_udf() -> ScalarUDF {
+    kernel::SetUdf::udf(
+        "has_any_ipv4",
+        &HAS_ANY_IPV4_DOC,
+        |t| read_prefixes(t, true),
+        |text, ps| Some(has_any_ipv4_prefix(text, ps)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +527,44 @@ mod tests {
         assert_eq!(ipv4_is_in_range("127.0.0.2", "127.0.0.1"), Some(false));
         assert_eq!(ipv4_is_in_range("x", "127.0.0.1"), None);
         assert_eq!(ipv4_is_in_range("127.0.0.1", "x"), None);
+    }
+
+    #[test]
+    fn ipv4_prefixes_as_kusto_documents_them() {
+        let p = |s: &str| Ipv4Prefix::parse(s);
+        let any = |text: &str, ps: &[&str]| {
+            has_any_ipv4_prefix(text, &ps.iter().filter_map(|s| p(s)).collect::<Vec<_>>())
+        };
+        let log = "05:04:54 127.0.0.1 GET /favicon.ico 404";
+        // Microsoft's examples
+        assert!(any(log, &["127.0.", "192.168."]));
+        assert!(!any(log, &["127.0"]));
+        assert!(!any(
+            "05:04:54 127.0.0.256 GET /favicon.ico 404",
+            &["127.0."]
+        ));
+        assert!(!any(
+            "05:04:54127.0.0.1 GET /favicon.ico 404",
+            &["127.0.", "192."]
+        ));
+        let text = "These requests came from: 192.168.1.1, 10.1.1.115 and 10.1.1.201.";
+        assert!(any(text, &["10.1.1.201"]));
+        assert!(any(text, &["10.1."]));
+        assert!(!any(text, &["10.1.1.20"]));
+        // prefixes are whole octets: 10.1. is not 10.10.x
+        assert!(!any("10.10.0.1", &["10.1."]));
+        assert!(any("10.10.0.1", &["10."]));
+        // not delimited from letters; valid prefixes only
+        assert!(!any("ip10.1.1.1", &["10."]));
+        assert!(!any("10.1.1.1x", &["10."]));
+        assert_eq!(p("256."), None);
+        assert_eq!(p("1.2.3.4."), None);
+        assert_eq!(p("01."), None);
+        assert_eq!(p(""), None);
+        assert_eq!(p("."), None);
+        assert!(!any("1.2.3.4", &[]));
+        // a plain address column
+        assert!(any("203.0.113.7", &["203.0.113."]));
+        assert!(!any("2001:db8::1", &["2001."]));
     }
 }

@@ -8,6 +8,7 @@
 //! | `ipv4_is_private(ip)` | RFC 1918 test; NULL for anything that is not IPv4 |
 //! | `ipv4_is_in_range(ip, range)` | address inside an IP-prefix range |
 //! | `ipv4_is_in_any_range(ip, range, ...)` | inside any of several ranges (or an array of them) |
+//! | `has_any_ipv4_prefix(text, prefix, ...)`, `has_any_ipv4` | an address in text starts with a prefix (`10.`, `192.168.1.`) / is one of the addresses |
 //! | `second_level_domain(host)` | group 1 of `extract("([^.]*).{0,7}$", 1, host)`, without a regex |
 //! | `registered_domain(host)` | eTLD+1 from the Public Suffix List (ICANN section) |
 //! | `kql_endswith(text, suffix)` | KQL `endswith`: suffix test ignoring ASCII case only |
@@ -60,6 +61,8 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ip::ipv4_is_private_udf()),
         Arc::new(ScalarUDF::new_from_impl(ip::Ipv4IsInRange::default())),
         Arc::new(ip::ipv4_is_in_any_range_udf()),
+        Arc::new(ip::has_any_ipv4_prefix_udf()),
+        Arc::new(ip::has_any_ipv4_udf()),
         Arc::new(domain::second_level_domain_udf()),
         Arc::new(domain::registered_domain_udf()),
         Arc::new(text::kql_endswith_udf()),
