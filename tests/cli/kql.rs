@@ -216,8 +216,8 @@ fn kql_errors_are_one_line_with_the_place() {
             &["1:25", "unknown column or name 'Nope'"],
         ),
         (
-            "NetworkSessions | summarize percentile(SrcBytes, 50)",
-            &["percentile", "not supported yet"],
+            "NetworkSessions | summarize tdigest(SrcBytes)",
+            &["tdigest", "not supported yet"],
         ),
         (
             "NetworkSessions | frob",
