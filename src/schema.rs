@@ -161,6 +161,17 @@ const COLUMNS: &[(&str, Kind)] = &[
     ("DstMacAddr", Kind::Str),
     ("SrcAppName", Kind::Str),
     ("DstAppName", Kind::Str),
+    ("DvcFQDN", Kind::Str),
+    ("DvcId", Kind::Str),
+    ("SrcDvcId", Kind::Str),
+    ("DstDvcId", Kind::Str),
+    ("NetworkRuleName", Kind::Str),
+    ("SrcGeoCountry", Kind::Str),
+    ("SrcGeoRegion", Kind::Str),
+    ("SrcGeoCity", Kind::Str),
+    ("DstGeoCountry", Kind::Str),
+    ("DstGeoRegion", Kind::Str),
+    ("DstGeoCity", Kind::Str),
 ];
 
 /// The columns every nethunt-written lake has (`generate` writes exactly these; `import zeek`

@@ -129,6 +129,8 @@ pub enum Op {
         kind: String,
         right: Tabular,
         on: Vec<JoinOn>,
+        /// `join kind=inner T where predicate` (no `on`): the pairs of rows it holds for.
+        filter: Option<Expr>,
     },
     Lookup {
         kind: String,

@@ -590,10 +590,21 @@ impl Parser {
                     }
                 }
                 let right = self.table_operand()?;
+                if name == "join" && self.eat_kw("where") {
+                    // Sentinel's port-misuse rules: `join kind=inner T where Ports has ...`
+                    let filter = self.expr()?;
+                    return Ok(Op::Join {
+                        kind: if kind.is_empty() {
+                            "innerunique".into()
+                        } else {
+                            kind
+                        },
+                        right,
+                        on: Vec::new(),
+                        filter: Some(filter),
+                    });
+                }
                 if !self.eat_kw("on") {
-                    if self.is_kw("where") {
-                        return Err(KqlError::unsupported(Some(self.pos()), "join ... where"));
-                    }
                     return Err(self.expected("'on'"));
                 }
                 let mut on = Vec::new();
@@ -633,6 +644,7 @@ impl Parser {
                         },
                         right,
                         on,
+                        filter: None,
                     }
                 } else {
                     Op::Lookup {
@@ -1186,8 +1198,9 @@ impl Parser {
             Tok::Ident(name) => {
                 self.next();
                 match name.as_str() {
-                    "true" => return Ok(Expr::Lit(Lit::Bool(true), pos)),
-                    "false" => return Ok(Expr::Lit(Lit::Bool(false), pos)),
+                    // Kusto takes True/TRUE as well (Sentinel's PortScan rule writes == False)
+                    "true" | "True" | "TRUE" => return Ok(Expr::Lit(Lit::Bool(true), pos)),
+                    "false" | "False" | "FALSE" => return Ok(Expr::Lit(Lit::Bool(false), pos)),
                     "null" => return Ok(Expr::Lit(Lit::Null, pos)),
                     _ => {}
                 }

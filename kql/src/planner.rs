@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
     ExprFunctionExt, ExprSchemable, LogicalPlan, LogicalPlanBuilder, SortExpr, Subquery, TryCast,
     WindowFunctionDefinition, cast, lit,
 };
-use datafusion::prelude::{Expr as DfExpr, coalesce};
+use datafusion::prelude::{Expr as DfExpr, coalesce, concat, nullif};
 
 use crate::ast::{self, JoinOn, Lit, NamedExpr, Op, Script, Source, Tabular};
 use crate::error::{KqlError, Pos};
@@ -44,6 +44,9 @@ pub struct PlanOptions {
     pub external: Vec<(String, String)>,
     /// The table the ASIM parser names (`_Im_NetworkSession`, ...) read.
     pub sessions: String,
+    /// The columns the ASIM parser promises (the NetworkSession schema), with their types: those
+    /// the table lacks are NULL, as in Sentinel, where a source without a field leaves it empty.
+    pub sessions_columns: Vec<(String, DataType)>,
 }
 
 /// A plan and what it says to the user (operators ignored, such as `render`).
@@ -59,6 +62,20 @@ const ASIM_NAMES: &[&str] = &[
     "imNetworkSession",
     "ASimNetworkSessionLogs",
     "_Im_NetworkSession_Empty",
+];
+
+/// The columns the ASIM parser computes (its aliases and `EventSchema`; see `asim_columns`).
+const ASIM_COMPUTED: &[&str] = &[
+    "Dvc",
+    "Src",
+    "Dst",
+    "Hostname",
+    "IpAddr",
+    "Rule",
+    "Duration",
+    "SessionId",
+    "User",
+    "EventSchema",
 ];
 
 type R<T> = Result<T, KqlError>;
@@ -352,7 +369,11 @@ impl<'a> Planner<'a> {
                     }
                     _ => {}
                 }
-                if ASIM_NAMES.contains(&n.as_str()) || n == "NetworkSessions" {
+                if ASIM_NAMES.contains(&n.as_str()) {
+                    // the parser with its parameters' defaults
+                    return self.asim_parser(n, &[], *pos).await;
+                }
+                if n == "NetworkSessions" {
                     let t = if self.opts.sessions.is_empty() {
                         "NetworkSessions".to_string()
                     } else {
@@ -381,6 +402,24 @@ impl<'a> Planner<'a> {
                 }
                 if ASIM_NAMES.contains(&name.as_str()) {
                     return self.asim_parser(name, args, *pos).await;
+                }
+                if name == "_GetWatchlist" {
+                    // Sentinel's watchlist: the table of that name (given with --table NAME=FILE)
+                    let [ast::Expr::Lit(Lit::Str(t), p)] = args.as_slice() else {
+                        return Err(KqlError::plan(
+                            Some(*pos),
+                            "_GetWatchlist() takes the watchlist's name as a string",
+                        ));
+                    };
+                    if self.provider(t).await.is_none() {
+                        return Err(KqlError::plan(
+                            Some(*p),
+                            format!(
+                                "the watchlist '{t}' is not loaded: give it as a table (--table {t}=FILE)"
+                            ),
+                        ));
+                    }
+                    return self.scan(t, *p).await;
                 }
                 if name == "table"
                     && let [ast::Expr::Lit(Lit::Str(t), p)] = args.as_slice()
@@ -447,14 +486,7 @@ impl<'a> Planner<'a> {
                 Ok(Rel::new(plan))
             }
             Source::Union { fuzzy, tables, pos } => {
-                let mut rels = Vec::new();
-                for t in tables {
-                    match self.tabular(t).await {
-                        Ok(r) => rels.push(r),
-                        Err(_) if *fuzzy => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                let rels = self.union_operands(tables, *fuzzy).await?;
                 self.union(rels, *pos)
             }
             Source::ExternalData { columns, urls, pos } => {
@@ -554,6 +586,22 @@ impl<'a> Planner<'a> {
         r
     }
 
+    /// A union's operands. With `isfuzzy=true` one that cannot be planned (a table the
+    /// workspace lacks, a column it has not) is left out, with a notice, as Kusto warns.
+    async fn union_operands(&mut self, tables: &[Tabular], fuzzy: bool) -> R<Vec<Rel>> {
+        let mut rels = Vec::new();
+        for t in tables {
+            match Box::pin(self.tabular(t)).await {
+                Ok(r) => rels.push(r),
+                Err(e) if fuzzy => self
+                    .notices
+                    .push(format!("union isfuzzy=true: an operand is left out ({e})")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(rels)
+    }
+
     /// `_Im_NetworkSession(starttime=..., endtime=..., ...)`: the sessions, filtered as the ASIM
     /// parser's parameters say, with the two columns the parser adds: `ASimMatchingIpAddr` ("-"
     /// when no address prefix was given, else "SrcIpAddr", "DstIpAddr" or "Both") and
@@ -566,7 +614,8 @@ impl<'a> Planner<'a> {
         } else {
             self.opts.sessions.clone()
         };
-        let mut rel = self.scan(&t, pos).await?;
+        let scanned = self.scan(&t, pos).await?;
+        let mut rel = self.asim_columns(scanned, &t)?;
         let mut preds = Vec::new();
         // the address prefixes (src, dst, either) and hostnames, each a list of texts
         let mut lists: HashMap<&str, Vec<DfExpr>> = HashMap::new();
@@ -699,6 +748,121 @@ impl<'a> Planner<'a> {
                 ("ASimMatchingHostname".to_string(), host_col),
             ],
         )
+    }
+
+    /// The sessions as the ASIM parser shows them: every column of the schema (NULL where the
+    /// table has none), the parser's aliases (`Dvc`, `Src`, `Dst`, `Hostname`, `IpAddr`, `Rule`,
+    /// `Duration`, `SessionId`, `User`) computed as Sentinel's native parser computes them where
+    /// the table has no such column, `EventSchema` and Log Analytics' `Type` (the table's name).
+    fn asim_columns(&self, rel: Rel, table: &str) -> R<Rel> {
+        let have: HashSet<String> = rel.names().into_iter().collect();
+        let mut nulls = Vec::new();
+        for (n, t) in &self.opts.sessions_columns {
+            if !have.contains(n) && !ASIM_COMPUTED.contains(&n.as_str()) {
+                let v = ScalarValue::try_from(t).unwrap_or(ScalarValue::Null);
+                nulls.push((n.clone(), lit(v)));
+            }
+        }
+        let rel = self.apply_extend(rel, nulls)?;
+        let present: HashSet<String> = rel.names().into_iter().collect();
+        let c = |n: &str| ucol(n);
+        // KQL's coalesce: the first that is neither NULL nor ''
+        let first = |cols: Vec<DfExpr>| {
+            coalesce(
+                cols.into_iter()
+                    .map(|e| nullif(cast(e, DataType::Utf8), lit("")))
+                    .collect(),
+            )
+        };
+        let inbound_endpoint = c("EventType")
+            .eq(lit("EndpointNetworkSession"))
+            .and(c("NetworkDirection").eq(lit("Inbound")));
+        let when = |cond: DfExpr, a: DfExpr, b: DfExpr| {
+            DfExpr::Case(datafusion::logical_expr::expr::Case::new(
+                None,
+                vec![(Box::new(cond), Box::new(a))],
+                Some(Box::new(b)),
+            ))
+        };
+        let vendor_product = concat(vec![
+            coalesce(vec![c("EventVendor"), lit("")]),
+            lit("/"),
+            coalesce(vec![c("EventProduct"), lit("")]),
+        ]);
+        let aliases: Vec<(&str, Vec<&str>, DfExpr)> = vec![
+            (
+                "Dvc",
+                vec!["DvcFQDN", "DvcHostname", "DvcIpAddr", "DvcId", "EventType"],
+                when(
+                    c("EventType").eq(lit("L2NetworkSession")),
+                    first(vec![
+                        c("DvcFQDN"),
+                        c("DvcHostname"),
+                        c("DvcId"),
+                        vendor_product.clone(),
+                    ]),
+                    first(vec![
+                        c("DvcFQDN"),
+                        c("DvcHostname"),
+                        c("DvcIpAddr"),
+                        c("DvcId"),
+                        vendor_product,
+                    ]),
+                ),
+            ),
+            (
+                "Src",
+                vec!["SrcFQDN", "SrcHostname", "SrcIpAddr", "SrcDvcId"],
+                first(vec![
+                    c("SrcFQDN"),
+                    c("SrcHostname"),
+                    c("SrcIpAddr"),
+                    c("SrcDvcId"),
+                ]),
+            ),
+            (
+                "Dst",
+                vec!["DstFQDN", "DstHostname", "DstIpAddr", "DstDvcId"],
+                first(vec![
+                    c("DstFQDN"),
+                    c("DstHostname"),
+                    c("DstIpAddr"),
+                    c("DstDvcId"),
+                ]),
+            ),
+            (
+                "Hostname",
+                vec![
+                    "SrcHostname",
+                    "DstHostname",
+                    "EventType",
+                    "NetworkDirection",
+                ],
+                when(inbound_endpoint.clone(), c("SrcHostname"), c("DstHostname")),
+            ),
+            (
+                "IpAddr",
+                vec!["SrcIpAddr", "DstIpAddr", "EventType", "NetworkDirection"],
+                when(inbound_endpoint, c("DstIpAddr"), c("SrcIpAddr")),
+            ),
+            (
+                "Rule",
+                vec!["NetworkRuleName", "NetworkRuleNumber"],
+                first(vec![c("NetworkRuleName"), c("NetworkRuleNumber")]),
+            ),
+            ("Duration", vec!["NetworkDuration"], c("NetworkDuration")),
+            ("SessionId", vec!["NetworkSessionId"], c("NetworkSessionId")),
+            ("User", vec!["DstUsername"], c("DstUsername")),
+            ("EventSchema", vec![], lit("NetworkSession")),
+            ("Type", vec![], lit(table.to_string())),
+        ];
+        let mut computed = Vec::new();
+        for (name, from, e) in aliases {
+            if !present.contains(name) && from.iter().all(|f| present.contains(*f)) {
+                computed.push((name.to_string(), e));
+            }
+        }
+        self.apply_extend(rel, computed)
     }
 
     fn datatable(
@@ -1024,7 +1188,26 @@ impl<'a> Planner<'a> {
                 })
             }
             Op::Sort(keys) => self.sort(rel, keys, pos).await,
-            Op::Join { kind, right, on } => {
+            Op::Join {
+                kind,
+                right,
+                filter: Some(filter),
+                ..
+            } => {
+                // every pair of rows, then the predicate over both sides' columns
+                if kind != "inner" {
+                    return Err(KqlError::unsupported(
+                        Some(pos),
+                        format!("join kind={kind} with where (only kind=inner)"),
+                    ));
+                }
+                let right = Box::pin(self.tabular(right)).await?;
+                let pairs = self.join(rel, right, "inner", &[], false, pos)?;
+                self.where_(pairs, filter, pos).await
+            }
+            Op::Join {
+                kind, right, on, ..
+            } => {
                 let right = Box::pin(self.tabular(right)).await?;
                 // A summary joined back to its own input on its keys: one window, one scan.
                 if let Some(s) = &rel.summary
@@ -1045,13 +1228,7 @@ impl<'a> Planner<'a> {
             }
             Op::Union { fuzzy, tables } => {
                 let mut rels = vec![rel];
-                for t in tables {
-                    match Box::pin(self.tabular(t)).await {
-                        Ok(r) => rels.push(r),
-                        Err(_) if *fuzzy => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+                rels.extend(Box::pin(self.union_operands(tables, *fuzzy)).await?);
                 self.union(rels, pos)
             }
             Op::MvExpand(items) => {
@@ -1807,7 +1984,9 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-                for (n, e) in cols {
+                // (a, b, ..) = arg_max(x, y, ..): the names after the first rename y, ..
+                for (k, (n, e)) in cols.into_iter().enumerate() {
+                    let n = ne.names.get(k + 1).cloned().unwrap_or(n);
                     let sort = by.clone().sort(f == "arg_min", false);
                     let first = self.agg_fn_ordered("first_value", vec![e], vec![sort], pos)?;
                     outs.push((n, add(first)));

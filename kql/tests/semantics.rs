@@ -231,6 +231,11 @@ async fn aggregates() {
         rows("range x from 1 to 10 step 1 | summarize c = countif(x > 7), s = sumif(x, x > 7), m = make_set(x, 4) | extend m = array_length(m)").await,
         ["3|27|4"]
     );
+    // (a, b) = arg_max(x, y): a names the largest x, b the y of its row
+    assert_eq!(
+        rows("datatable(k:string, t:long, v:string)['a', 1, 'old', 'a', 5, 'new'] | summarize (mt, mv) = arg_max(t, v) by k | getschema | project ColumnName").await,
+        ["k", "mt", "mv"]
+    );
     // arg_max: the row with the largest value
     assert_eq!(
         rows("datatable(k:string, t:long, v:string)['a', 1, 'old', 'a', 5, 'new', 'b', 2, 'only'] | summarize arg_max(t, v) by k | sort by k asc").await,
@@ -259,6 +264,11 @@ async fn arithmetic_and_literals() {
     assert_eq!(
         rows("print a = 7 / 2, b = 7.0 / 2, c = -7 / 2, d = 7 % 3").await,
         ["3|3.5|-3|1"]
+    );
+    // bool literals in any of Kusto's casings (Sentinel's PortScan rule writes == False)
+    assert_eq!(
+        rows("print a = True, b = FALSE, c = true == TRUE").await,
+        ["true|false|true"]
     );
     // datetime and timespan literals
     assert_eq!(
@@ -316,6 +326,12 @@ async fn joins() {
         ))
         .await,
         ["z|"]
+    );
+    // join ... where (Sentinel's port-misuse rules): every pair of rows the predicate holds
+    // for; has is whole-term, so '3389' is not found in '33890,80'
+    assert_eq!(
+        sorted("datatable(p:long)[22, 3389] | join kind=inner (datatable(Ports:string, Name:string)['22,3389', 'a', '33890,80', 'b']) where Ports has tostring(p)").await,
+        ["22|22,3389|a", "3389|22,3389|a"]
     );
     // lookup: left rows stay, the key once
     assert_eq!(

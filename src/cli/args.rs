@@ -277,6 +277,10 @@ pub struct TableArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
 
+    /// The instant now() and ago() mean, in KQL and SQL (default: the clock when the query is planned): replay a hunt written with ago(1h) over an archive as of TIME
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+
     /// Fail a query that has not finished after SECS (also a job a cluster has stalled); results and temp files are not left behind
     #[arg(long, value_name = "SECS")]
     pub query_timeout: Option<f64>,

@@ -100,6 +100,7 @@ pub fn engine_options(a: &TableArgs, quiet: bool) -> Result<EngineOptions> {
             })
             .transpose()
     };
+    let now = bound("now", &a.now)?;
     let window = crate::lake::TimeWindow {
         from: bound("from", &a.from)?,
         to: bound("to", &a.to)?,
@@ -136,6 +137,7 @@ pub fn engine_options(a: &TableArgs, quiet: bool) -> Result<EngineOptions> {
     };
     Ok(EngineOptions {
         query_timeout,
+        now,
         cluster,
         shared_fs: a.shared_fs,
         window,

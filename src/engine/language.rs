@@ -88,6 +88,9 @@ pub fn parse(language: Language, text: &str) -> Result<Vec<Statement>> {
                     crate::schema::DOMAINS.to_string(),
                 )],
                 sessions: crate::schema::SESSIONS.to_string(),
+                sessions_columns: crate::schema::columns()
+                    .map(|f| (f.name().clone(), crate::schema::read_type(f.data_type())))
+                    .collect(),
             };
             Ok(vec![Statement::Kql {
                 script: Box::new(script),

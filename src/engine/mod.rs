@@ -58,6 +58,8 @@ pub struct EngineOptions {
     pub shared_fs: bool,
     /// `--query-timeout`: how long one query may run.
     pub query_timeout: Option<std::time::Duration>,
+    /// `--now`: the instant (microseconds since the epoch, UTC) `now()` means; `None`: the clock.
+    pub now: Option<i64>,
 }
 
 /// Replace table `name` by a view of its declared columns `cols`, found by name (ignoring ASCII
@@ -121,6 +123,8 @@ pub struct Engine {
     pub query_timeout: Option<std::time::Duration>,
     /// Say nothing on stderr but errors and warnings.
     pub quiet: bool,
+    /// `--now`: the instant `now()` means in every plan; `None`: the clock.
+    pub now: Option<i64>,
     /// Files written for the cluster's executors to read (a CSV domain list as Parquet); removed
     /// when the engine is dropped.
     _stage: Option<crate::output::TempFolder>,
@@ -149,8 +153,43 @@ impl Engine {
             cluster: None,
             query_timeout: None,
             quiet: false,
+            now: None,
             _stage: None,
         }
+    }
+
+    /// `plan` with every `now()` (KQL's `now()` and `ago()` included) the `--now` instant, when
+    /// one was given: DataFusion would otherwise fold it to the clock when it optimizes.
+    fn at_now(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        let Some(micros) = self.now else {
+            return Ok(plan);
+        };
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        let instant = || {
+            datafusion::prelude::lit(ScalarValue::TimestampNanosecond(
+                Some(micros.saturating_mul(1000)),
+                None,
+            ))
+        };
+        plan.transform_up_with_subqueries(|p| {
+            // the plan's column names stay those of now() (NamePreserver re-aliases where a
+            // node's output is named by its expressions)
+            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&p);
+            p.map_expressions(|e| {
+                let saved = names.save(&e);
+                let t = e.transform_up(|e| match &e {
+                    datafusion::prelude::Expr::ScalarFunction(f)
+                        if f.func.name() == "now" && f.args.is_empty() =>
+                    {
+                        Ok(Transformed::yes(instant()))
+                    }
+                    _ => Ok(Transformed::no(e)),
+                })?;
+                Ok(t.update_data(|e| saved.restore(e)))
+            })
+        })
+        .and_then(|t| t.data.recompute_schema())
+        .map_err(|e| Error::datafusion("--now", e))
     }
 
     pub async fn new(opts: &EngineOptions) -> Result<Engine> {
@@ -229,6 +268,7 @@ impl Engine {
             cluster: opts.cluster.clone(),
             query_timeout: opts.query_timeout,
             quiet: opts.quiet,
+            now: opts.now,
             _stage: stage,
         })
     }
@@ -337,6 +377,7 @@ impl Engine {
             .map_err(|e| self.planning_error(&format!("query {}", q.meta.name), e));
         drop(restore);
         let (plan, notices) = plan?;
+        let plan = self.at_now(plan)?;
         self.say(&notices);
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -525,6 +566,7 @@ impl Engine {
                 .plan(&self.ctx.state())
                 .await
                 .map_err(|e| self.planning_error(what, e))?;
+            let plan = self.at_now(plan)?;
             self.say(&notices);
             let used = plan
                 .get_parameter_types()
