@@ -5,7 +5,7 @@
 -- description = "Sessions whose source or destination address is an active threat-intelligence indicator (table ti_indicators): contact with known-bad infrastructure."
 -- mitre = ["T1071"]
 -- tactics = ["CommandAndControl"]
--- optional_columns = ["Dvc", "EventProduct", "EventVendor"]
+-- optional_columns = ["Dvc", "DvcFQDN", "DvcHostname", "DvcIpAddr", "DvcId", "EventType", "EventProduct", "EventVendor"]
 -- severity = "medium"
 -- source = "Microsoft Sentinel analytic rule 'TI map IP entity to Network Session Events (ASIM Network Session schema)', Azure/Azure-Sentinel: Solutions/Threat Intelligence/Analytic Rules/IPEntity_imNetworkSession.yaml (version 1.2.2; the Detections/ASimNetworkSession copy lists the Impact tactic)"
 -- reference = "https://github.com/Azure/Azure-Sentinel/tree/master/Solutions/Threat%20Intelligence/Analytic%20Rules"
@@ -44,6 +44,9 @@
 -- * coalesce(NetworkIP, NetworkDestinationIP, NetworkSourceIP, EmailSourceIpAddress, "NO_IP"):
 --   KQL's coalesce skips empty strings as well as NULLs (strings are never NULL in KQL), so
 --   each is nullif(x, '') here; an indicator with no address is dropped.
+-- * Dvc is the ASIM parser's alias: the lake's Dvc, else DvcFQDN, DvcHostname, DvcIpAddr (not
+--   for L2 sessions), DvcId, else EventVendor/EventProduct (Sentinel's native parser), the
+--   first that is not empty.
 -- * isnotempty(SrcIpAddr); summarize by SrcIpAddr, DstIpAddr, Dvc, EventProduct, EventVendor:
 --   a NULL string is '' in KQL and groups with '' (coalesce). Only pairs with an indicator's
 --   address are grouped (see `candidates`): at 10M generated rows grouping every session took
@@ -64,7 +67,11 @@
 --   indicator's missing strings as '' (never NULL in KQL).
 WITH sessions AS (
     SELECT "TimeGenerated" AS t, "SrcIpAddr" AS src, "DstIpAddr" AS dst,
-           "Dvc" AS dvc, "EventProduct" AS product, "EventVendor" AS vendor
+           coalesce(nullif("Dvc", ''), nullif("DvcFQDN", ''), nullif("DvcHostname", ''),
+                    nullif(CASE WHEN "EventType" = 'L2NetworkSession' THEN NULL ELSE "DvcIpAddr" END, ''),
+                    nullif("DvcId", ''),
+                    coalesce("EventVendor", '') || '/' || coalesce("EventProduct", '')) AS dvc,
+           "EventProduct" AS product, "EventVendor" AS vendor
     FROM "NetworkSessions"
     WHERE "TimeGenerated" >= $start AND "TimeGenerated" <= $end
 ),

@@ -64,6 +64,11 @@ const ASIM_NAMES: &[&str] = &[
     "_Im_NetworkSession_Empty",
 ];
 
+/// KQL's datetime: microseconds, UTC.
+fn utc_datetime() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
 /// The columns the ASIM parser computes (its aliases and `EventSchema`; see `asim_columns`).
 const ASIM_COMPUTED: &[&str] = &[
     "Dvc",
@@ -339,6 +344,31 @@ impl<'a> Planner<'a> {
         )
         .and_then(|b| b.build())
         .map_err(|e| df(Some(pos), e))?;
+        // KQL's datetimes are UTC: a timestamp column without a zone (a CSV's) is read as UTC
+        let plan = if plan
+            .schema()
+            .fields()
+            .iter()
+            .any(|f| matches!(f.data_type(), DataType::Timestamp(_, None)))
+        {
+            let exprs: Vec<DfExpr> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Timestamp(_, None) => {
+                        cast(ucol(f.name()), utc_datetime()).alias(f.name().clone())
+                    }
+                    _ => ucol(f.name()),
+                })
+                .collect();
+            LogicalPlanBuilder::from(plan)
+                .project(exprs)
+                .and_then(|b| b.build())
+                .map_err(|e| df(Some(pos), e))?
+        } else {
+            plan
+        };
         let raw = plan
             .schema()
             .fields()
@@ -615,7 +645,7 @@ impl<'a> Planner<'a> {
             self.opts.sessions.clone()
         };
         let scanned = self.scan(&t, pos).await?;
-        let mut rel = self.asim_columns(scanned, &t)?;
+        let mut rel = self.asim_columns(scanned, &t, pos)?;
         let mut preds = Vec::new();
         // the address prefixes (src, dst, either) and hostnames, each a list of texts
         let mut lists: HashMap<&str, Vec<DfExpr>> = HashMap::new();
@@ -752,9 +782,10 @@ impl<'a> Planner<'a> {
 
     /// The sessions as the ASIM parser shows them: every column of the schema (NULL where the
     /// table has none), the parser's aliases (`Dvc`, `Src`, `Dst`, `Hostname`, `IpAddr`, `Rule`,
-    /// `Duration`, `SessionId`, `User`) computed as Sentinel's native parser computes them where
-    /// the table has no such column, `EventSchema` and Log Analytics' `Type` (the table's name).
-    fn asim_columns(&self, rel: Rel, table: &str) -> R<Rel> {
+    /// `Duration`, `SessionId`, `User`) computed as Sentinel's native parser computes them
+    /// (where the table has the alias's column, its value first), `EventSchema` and Log
+    /// Analytics' `Type` (the table's name).
+    fn asim_columns(&self, rel: Rel, table: &str, pos: Pos) -> R<Rel> {
         let have: HashSet<String> = rel.names().into_iter().collect();
         let mut nulls = Vec::new();
         for (n, t) in &self.opts.sessions_columns {
@@ -856,11 +887,22 @@ impl<'a> Planner<'a> {
             ("EventSchema", vec![], lit("NetworkSession")),
             ("Type", vec![], lit(table.to_string())),
         ];
+        // a column of the table by an alias's name wins where it has a value (KQL's coalesce)
         let mut computed = Vec::new();
         for (name, from, e) in aliases {
-            if !present.contains(name) && from.iter().all(|f| present.contains(*f)) {
-                computed.push((name.to_string(), e));
+            if !from.iter().all(|f| present.contains(*f)) {
+                continue;
             }
+            let e = if !present.contains(name) {
+                e
+            } else if matches!(e, DfExpr::Literal(..)) {
+                continue;
+            } else if is_string(&self.type_of(&rel, &c(name), pos)?) {
+                first(vec![c(name), e])
+            } else {
+                coalesce(vec![c(name), e])
+            };
+            computed.push((name.to_string(), e));
         }
         self.apply_extend(rel, computed)
     }
@@ -2270,7 +2312,13 @@ impl<'a> Planner<'a> {
                             ));
                         }
                     };
-                    re.push_str(g);
+                    if kind == "relaxed" && !g.starts_with("(.") {
+                        // relaxed: a value that is not of its type is taken as text up to what
+                        // follows it (NULL once converted), and the other columns still parse
+                        re.push_str(&format!("({}|.*?)", &g[1..g.len() - 1]));
+                    } else {
+                        re.push_str(g);
+                    }
                     cols.push((n.clone(), ty.clone()));
                 }
             }
@@ -2292,9 +2340,11 @@ impl<'a> Planner<'a> {
     }
 
     /// Text as a datetime as KQL reads it: ISO 8601 / RFC 3339, and the US form
-    /// `MM/dd/yyyy HH:mm[:ss]`; anything else is NULL.
+    /// `MM/dd/yyyy HH:mm[:ss]`, around white space (a line break `parse flags=s` took along);
+    /// anything else is NULL.
     fn to_datetime(&self, v: DfExpr, pos: Pos) -> R<DfExpr> {
-        let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let ts = utc_datetime();
+        let v = self.call_fn("btrim", vec![v, lit(" \t\r\n")], pos)?;
         let us = self.call_fn(
             "regexp_like",
             vec![
@@ -2935,7 +2985,7 @@ impl<'a> Planner<'a> {
                     "toint" | "int" => DataType::Int32,
                     "tolong" | "long" => DataType::Int64,
                     "toreal" | "todouble" | "real" | "double" | "todecimal" => DataType::Float64,
-                    "todatetime" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    "todatetime" => utc_datetime(),
                     _ => DataType::Boolean,
                 };
                 let x = val!(0);
@@ -3094,10 +3144,10 @@ impl<'a> Planner<'a> {
                 self.call_fn("ipv4_is_in_any_range", a, pos)?
             }
             "now" => {
-                let n = self.call_fn("now", vec![], pos)?;
+                let n = cast(self.call_fn("now", vec![], pos)?, utc_datetime());
                 if args.is_empty() { n } else { n + val!(0) }
             }
-            "ago" => self.call_fn("now", vec![], pos)? - val!(0),
+            "ago" => cast(self.call_fn("now", vec![], pos)?, utc_datetime()) - val!(0),
             "bin" | "floor" => {
                 let x = val!(0);
                 let s = val!(1);
@@ -3192,10 +3242,10 @@ impl<'a> Planner<'a> {
                 let order = rel.order.clone().unwrap_or_default();
                 let (f, wargs) = match name {
                     "row_number" => {
-                        if !args.is_empty() {
+                        if args.len() > 1 {
                             return Err(KqlError::unsupported(
                                 Some(pos),
-                                "row_number() with a start or restart",
+                                "row_number() with a restart",
                             ));
                         }
                         ("row_number", vec![])
@@ -3225,7 +3275,13 @@ impl<'a> Planner<'a> {
                 .build()
                 .map_err(|e| df(Some(pos), e))?;
                 if name == "row_number" {
-                    cast(e, DataType::Int64)
+                    // row_number(start): the first row is start (default 1)
+                    let start = if args.is_empty() {
+                        lit(0i64)
+                    } else {
+                        cast(val!(0), DataType::Int64) - lit(1i64)
+                    };
+                    cast(e, DataType::Int64) + start
                 } else {
                     e
                 }
@@ -3500,7 +3556,7 @@ fn kql_type(t: &str, pos: Pos) -> R<DataType> {
         "long" | "int64" => DataType::Int64,
         "real" | "double" => DataType::Float64,
         "bool" | "boolean" => DataType::Boolean,
-        "datetime" | "date" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "datetime" | "date" => utc_datetime(),
         "timespan" | "time" => DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
         other => {
             return Err(KqlError::unsupported(

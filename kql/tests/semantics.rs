@@ -364,6 +364,23 @@ async fn shaping_operators() {
             .await,
         ["1|1|NULL", "2|2|1", "3|3|2"]
     );
+    // row_number(start) counts from start
+    assert_eq!(
+        rows("range x from 1 to 3 step 1 | sort by x asc | extend r = row_number(10) | project r")
+            .await,
+        ["10", "11", "12"]
+    );
+    // parse kind=relaxed: a value not of its type is NULL and the rest still parses (simple
+    // would leave every column empty); a datetime may carry the line break flags=s took along
+    assert_eq!(
+        rows("print t = 'n=abc, m=7' | parse kind=relaxed t with 'n=' n:long ', m=' m:long | project n, m").await,
+        ["NULL|7"]
+    );
+    assert_eq!(
+        rows("print t = 'n=abc, m=7' | parse t with 'n=' n:long ', m=' m:long | project n, m")
+            .await,
+        ["NULL|NULL"]
+    );
     assert_eq!(
         rows("print t = 'id=42, user=bob' | parse t with 'id=' id:long ', user=' user | project id, user").await,
         ["42|bob"]
