@@ -2339,6 +2339,63 @@ impl<'a> Planner<'a> {
         self.apply_extend(rel, batch)
     }
 
+    /// KQL's timespan arithmetic, which DataFusion's intervals lack: timespan * number,
+    /// number * timespan, timespan / number (a timespan), timespan / timespan (a real: `(t2 -
+    /// t1) / 1m` is minutes), and datetime - datetime or timespan +- timespan as a timespan.
+    /// Done on nanoseconds; `None` when neither side is a timespan (or the pair is another).
+    fn timespan_arith(
+        &self,
+        rel: &Rel,
+        op: &str,
+        a: &DfExpr,
+        b: &DfExpr,
+        pos: Pos,
+    ) -> R<Option<DfExpr>> {
+        let ta = self.type_of(rel, a, pos)?;
+        let tb = self.type_of(rel, b, pos)?;
+        let span = |t: &DataType| matches!(t, DataType::Interval(_) | DataType::Duration(_));
+        let time = |t: &DataType| matches!(t, DataType::Timestamp(..));
+        let num = |t: &DataType| t.is_numeric();
+        let nanos = |e: &DfExpr| {
+            cast(
+                cast(e.clone(), DataType::Duration(TimeUnit::Nanosecond)),
+                DataType::Int64,
+            )
+        };
+        let to_span = |n: DfExpr| {
+            cast(
+                cast(n, DataType::Duration(TimeUnit::Nanosecond)),
+                DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
+            )
+        };
+        // a number times / by the nanoseconds: integers exactly, reals rounded to the nanosecond
+        let scale = |n: DfExpr, k: &DfExpr, tk: &DataType, div: bool| {
+            if tk.is_integer() {
+                let k = cast(k.clone(), DataType::Int64);
+                if div { n / k } else { n * k }
+            } else {
+                let f = cast(n, DataType::Float64);
+                let k = cast(k.clone(), DataType::Float64);
+                let v = if div { f / k } else { f * k };
+                cast(v, DataType::Int64)
+            }
+        };
+        Ok(Some(match op {
+            "*" if span(&ta) && num(&tb) => to_span(scale(nanos(a), b, &tb, false)),
+            "*" if num(&ta) && span(&tb) => to_span(scale(nanos(b), a, &ta, false)),
+            "/" if span(&ta) && span(&tb) => {
+                cast(nanos(a), DataType::Float64) / cast(nanos(b), DataType::Float64)
+            }
+            "/" if span(&ta) && num(&tb) => to_span(scale(nanos(a), b, &tb, true)),
+            "-" if time(&ta) && time(&tb) => to_span(nanos(&(a.clone() - b.clone()))),
+            "+" | "-" if span(&ta) && span(&tb) && ta != tb => {
+                let (x, y) = (nanos(a), nanos(b));
+                to_span(if op == "+" { x + y } else { x - y })
+            }
+            _ => return Ok(None),
+        }))
+    }
+
     /// Text as a datetime as KQL reads it: ISO 8601 / RFC 3339, and the US form
     /// `MM/dd/yyyy HH:mm[:ss]`, around white space (a line break `parse flags=s` took along);
     /// anything else is NULL.
@@ -2684,6 +2741,9 @@ impl<'a> Planner<'a> {
             "+" | "-" | "*" | "/" | "%" => {
                 let a = self.expr(rel, l, Ctx::Value).await?;
                 let b = self.expr(rel, r, Ctx::Value).await?;
+                if let Some(e) = self.timespan_arith(rel, op, &a, &b, pos)? {
+                    return Ok(e);
+                }
                 return Ok(match op {
                     "+" => a + b,
                     "-" => a - b,

@@ -265,6 +265,12 @@ async fn arithmetic_and_literals() {
         rows("print a = 7 / 2, b = 7.0 / 2, c = -7 / 2, d = 7 % 3").await,
         ["3|3.5|-3|1"]
     );
+    // timespan arithmetic: a timespan times or divided by a number is a timespan, one timespan
+    // divided by another a real (minutes between two datetimes: (b - a) / 1m)
+    assert_eq!(
+        rows("print a = (datetime(2024-01-01 01:30) - datetime(2024-01-01)) / 1m, b = 2h / 1m, c = 1h * 3 == 3h, d = 1h / 4 == 15m, e = 1.5 * 1h == 90m, f = datetime(2018-01-01) + 2 * 1d").await,
+        ["90.0|120.0|true|true|true|2018-01-03T00:00:00Z"]
+    );
     // bool literals in any of Kusto's casings (Sentinel's PortScan rule writes == False)
     assert_eq!(
         rows("print a = True, b = FALSE, c = true == TRUE").await,
