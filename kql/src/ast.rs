@@ -141,7 +141,12 @@ pub enum Op {
         fuzzy: bool,
         tables: Vec<Tabular>,
     },
-    MvExpand(Vec<NamedExpr>),
+    /// `mv-expand [with_itemindex=I] cols [limit N]`.
+    MvExpand {
+        items: Vec<NamedExpr>,
+        index: Option<String>,
+        limit: Option<i64>,
+    },
     As(String),
     Serialize(Vec<NamedExpr>),
     Getschema,
@@ -224,6 +229,10 @@ pub enum Expr {
     },
     /// `dynamic([...])`, `pack_array(...)`.
     Array(Vec<Expr>, Pos),
+    /// A property bag, `dynamic({"key": value, ...})`.
+    Bag(Vec<(String, Expr)>, Pos),
+    /// `d.name`, `d["name"]`, `d[i]`: a member of a bag or an element of an array.
+    Member(Box<Expr>, Box<Expr>, Pos),
     /// `*` in `arg_max(x, *)`, `count(*)`.
     Star(Pos),
     /// `toscalar(T)`, `materialize(T)` inside an expression.
@@ -243,6 +252,8 @@ impl Expr {
             | Expr::InTable { pos: p, .. }
             | Expr::Between { pos: p, .. }
             | Expr::Array(_, p)
+            | Expr::Bag(_, p)
+            | Expr::Member(_, _, p)
             | Expr::Star(p)
             | Expr::Tabular(_, p) => *p,
         }

@@ -663,18 +663,51 @@ impl Parser {
                 Op::Union { fuzzy, tables }
             }
             "mv-expand" => {
-                if self.is_kw("bagexpansion") || self.is_kw("with_itemindex") || self.is_kw("kind")
-                {
-                    return Err(KqlError::unsupported(Some(self.pos()), "mv-expand options"));
+                let mut index = None;
+                loop {
+                    if self.is_kw("with_itemindex") {
+                        self.next();
+                        self.sym("=")?;
+                        index = Some(self.ident()?);
+                    } else if self.is_kw("bagexpansion") || self.is_kw("kind") {
+                        // bag (one-member bags) is what nethunt does; array is not
+                        let p = self.pos();
+                        self.next();
+                        self.sym("=")?;
+                        let v = self.ident()?;
+                        if v != "bag" {
+                            return Err(KqlError::unsupported(
+                                Some(p),
+                                format!("mv-expand bagexpansion={v}"),
+                            ));
+                        }
+                    } else {
+                        break;
+                    }
                 }
-                let list = self.named_list()?;
-                if self.is_kw("to") || self.is_kw("limit") {
+                let items = self.named_list()?;
+                if self.is_kw("to") {
                     return Err(KqlError::unsupported(
                         Some(self.pos()),
-                        "mv-expand to typeof()/limit",
+                        "mv-expand to typeof()",
                     ));
                 }
-                Op::MvExpand(list)
+                let limit = if self.eat_kw("limit") {
+                    match self.peek().clone() {
+                        Tok::Int(n) if n >= 0 => {
+                            self.next();
+                            Some(n)
+                        }
+                        _ => return Err(self.expected("a row limit")),
+                    }
+                } else {
+                    None
+                };
+                Op::MvExpand {
+                    items,
+                    index,
+                    limit,
+                }
             }
             "as" => {
                 while self.is_kw("hint") {
@@ -1127,14 +1160,37 @@ impl Parser {
         if self.eat_sym("+") {
             return self.unary();
         }
-        let e = self.primary()?;
-        if self.is_sym("[") || (self.is_sym(".") && !matches!(e, Expr::Lit(..))) {
-            return Err(KqlError::unsupported(
-                Some(self.pos()),
-                "indexing into dynamic values ([i], .name)",
-            ));
+        let mut e = self.primary()?;
+        // d.name, d["name"], d[i], chained
+        loop {
+            let pos = self.pos();
+            if self.is_sym(".") && !matches!(e, Expr::Lit(..)) {
+                self.next();
+                let name = match self.peek().clone() {
+                    Tok::Ident(n) | Tok::QuotedIdent(n) => {
+                        self.next();
+                        n
+                    }
+                    _ => return Err(self.expected("a member name after '.'")),
+                };
+                e = Expr::Member(Box::new(e), Box::new(Expr::Lit(Lit::Str(name), pos)), pos);
+            } else if let Tok::QuotedIdent(name) = self.peek().clone()
+                && !matches!(e, Expr::Lit(..))
+            {
+                // d['name']: the lexer reads ['name'] as a quoted name
+                self.next();
+                e = Expr::Member(Box::new(e), Box::new(Expr::Lit(Lit::Str(name), pos)), pos);
+            } else if self.is_sym("[") && !matches!(e, Expr::Lit(..)) {
+                self.next();
+                self.enter()?;
+                let key = self.expr()?;
+                self.leave();
+                self.sym("]")?;
+                e = Expr::Member(Box::new(e), Box::new(key), pos);
+            } else {
+                return Ok(e);
+            }
         }
-        Ok(e)
     }
 
     fn primary(&mut self) -> Result<Expr, KqlError> {
@@ -1190,7 +1246,29 @@ impl Parser {
                 self.sym("]")?;
                 Ok(Expr::Array(items, pos))
             }
-            Tok::Sym("{") => Err(KqlError::unsupported(Some(pos), "property bags ({...})")),
+            Tok::Sym("{") => {
+                // a property bag: { "key": value, ... }
+                self.next();
+                self.enter()?;
+                let mut members = Vec::new();
+                while !self.is_sym("}") {
+                    let key = match self.peek().clone() {
+                        Tok::Str(k) | Tok::Ident(k) | Tok::QuotedIdent(k) => {
+                            self.next();
+                            k
+                        }
+                        _ => return Err(self.expected("a property name")),
+                    };
+                    self.sym(":")?;
+                    members.push((key, self.expr()?));
+                    if !self.eat_sym(",") {
+                        break;
+                    }
+                }
+                self.sym("}")?;
+                self.leave();
+                Ok(Expr::Bag(members, pos))
+            }
             Tok::QuotedIdent(n) => {
                 self.next();
                 Ok(Expr::Col(n, pos))

@@ -190,7 +190,73 @@ enum Ctx {
 }
 
 fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+    matches!(t, DataType::Utf8 | DataType::Utf8View)
+}
+
+/// KQL's `dynamic` (a bag, an array of mixed values, a parsed JSON value) travels as its JSON
+/// text in a LargeUtf8 column; nethunt's strings are never LargeUtf8.
+fn is_dynamic(t: &DataType) -> bool {
+    matches!(t, DataType::LargeUtf8)
+}
+
+/// A constant KQL value as JSON (a `dynamic` literal); `None` if it is not constant.
+fn ast_json(e: &ast::Expr) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    Some(match e {
+        ast::Expr::Lit(l, _) => match l {
+            Lit::Null | Lit::TypedNull(_) => J::Null,
+            Lit::Bool(b) => J::Bool(*b),
+            Lit::Int(i) => J::from(*i),
+            Lit::Real(r) => J::Number(serde_json::Number::from_f64(*r)?),
+            Lit::Str(s) => J::String(s.clone()),
+            // Kusto's form: seven fraction digits
+            Lit::DateTime(us) => J::String(format!(
+                "{}.{:07}Z",
+                chrono::DateTime::from_timestamp_micros(*us)?.format("%Y-%m-%dT%H:%M:%S"),
+                us.rem_euclid(1_000_000) * 10
+            )),
+            Lit::Span(_) => return None,
+        },
+        ast::Expr::Neg(x, _) => match ast_json(x)? {
+            J::Number(n) if n.is_i64() => J::from(-n.as_i64()?),
+            J::Number(n) => J::Number(serde_json::Number::from_f64(-n.as_f64()?)?),
+            _ => return None,
+        },
+        ast::Expr::Array(items, _) => J::Array(items.iter().map(ast_json).collect::<Option<_>>()?),
+        ast::Expr::Bag(members, _) => J::Object(
+            members
+                .iter()
+                .map(|(k, v)| Some((k.clone(), ast_json(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether an array literal must be `dynamic` JSON rather than a DataFusion list: it holds a
+/// bag or an array, or values of more than one kind (`[1, 2, "four"]`).
+fn needs_json(items: &[ast::Expr]) -> bool {
+    let mut kinds = HashSet::new();
+    for i in items {
+        let k = match i {
+            ast::Expr::Bag(..) | ast::Expr::Array(..) => return true,
+            ast::Expr::Lit(Lit::Str(_), _) => "string",
+            ast::Expr::Lit(Lit::Int(_) | Lit::Real(_), _) | ast::Expr::Neg(..) => "number",
+            ast::Expr::Lit(Lit::Bool(_), _) => "bool",
+            ast::Expr::Lit(Lit::DateTime(_), _) => "datetime",
+            _ => continue,
+        };
+        kinds.insert(k);
+    }
+    kinds.len() > 1
+}
+
+fn json_lit(v: &serde_json::Value) -> DfExpr {
+    lit(ScalarValue::LargeUtf8(if v.is_null() {
+        None
+    } else {
+        Some(v.to_string())
+    }))
 }
 
 fn span_lit(nanos: i64) -> DfExpr {
@@ -934,6 +1000,16 @@ impl<'a> Planner<'a> {
         for chunk in values.chunks(columns.len()) {
             let mut row = Vec::new();
             for (v, t) in chunk.iter().zip(&types) {
+                if is_dynamic(t) {
+                    let j = ast_json(v).ok_or_else(|| {
+                        KqlError::plan(
+                            Some(v.pos()),
+                            "datatable: a dynamic value must be a constant",
+                        )
+                    })?;
+                    row.push(json_lit(&j));
+                    continue;
+                }
                 let s = literal_value(v)?;
                 let s = if s.is_null() {
                     ScalarValue::try_from(t).map_err(|e| df(Some(v.pos()), e))?
@@ -1273,8 +1349,15 @@ impl<'a> Planner<'a> {
                 rels.extend(Box::pin(self.union_operands(tables, *fuzzy)).await?);
                 self.union(rels, pos)
             }
-            Op::MvExpand(items) => {
-                let mut rel = rel;
+            Op::MvExpand {
+                items,
+                index,
+                limit,
+            } => {
+                // the columns of one mv-expand expand side by side (the shorter padded with
+                // NULL), as Kusto's do; an array's elements, a dynamic bag's members
+                let mut names = Vec::new();
+                let mut exprs = Vec::new();
                 for ne in items {
                     let name = match (&ne.names.first(), &ne.expr) {
                         (Some(n), _) => (*n).clone(),
@@ -1287,28 +1370,83 @@ impl<'a> Planner<'a> {
                         }
                     };
                     let e = self.expr(&rel, &ne.expr, Ctx::Value).await?;
-                    let mut others: Vec<DfExpr> = rel
-                        .names()
-                        .iter()
-                        .filter(|n| **n != name)
-                        .map(|n| ucol(n))
-                        .collect();
-                    let raw: HashSet<String> =
-                        rel.raw.iter().filter(|n| **n != name).cloned().collect();
-                    others.push(e.alias(name.clone()));
-                    let r2 = self.project_rel(rel, others, Some(raw.clone()))?;
-                    let plan = LogicalPlanBuilder::from(r2.plan)
-                        .unnest_column(Column::new_unqualified(&name))
-                        .and_then(|b| b.build())
-                        .map_err(|e| df(Some(ne.expr.pos()), e))?;
-                    rel = Rel {
-                        plan,
-                        raw,
-                        unique_on: None,
-                        order: None,
-                        summary: None,
-                        derived: HashMap::new(),
+                    let e = if is_dynamic(&self.type_of(&rel, &e, ne.expr.pos())?) {
+                        self.call_fn("kql_dyn_expand", vec![e], ne.expr.pos())?
+                    } else {
+                        e
                     };
+                    names.push(name);
+                    exprs.push(e);
+                }
+                // the item's index (from 0), expanded beside the values: for with_itemindex and
+                // for limit
+                let idx = match (index, limit) {
+                    (Some(i), _) => Some(i.clone()),
+                    (None, Some(_)) => Some("__item".to_string()),
+                    _ => None,
+                };
+                if let Some(i) = &idx {
+                    let mut longest = None;
+                    for e in &exprs {
+                        let n = cast(
+                            self.call_fn("array_length", vec![e.clone()], pos)?,
+                            DataType::Int64,
+                        );
+                        let n = coalesce(vec![n, lit(0i64)]);
+                        longest = Some(match longest {
+                            None => n,
+                            Some(m) => self.call_fn("greatest", vec![m, n], pos)?,
+                        });
+                    }
+                    let n = longest.unwrap_or(lit(0i64));
+                    exprs.push(self.call_fn("range", vec![lit(0i64), n], pos)?);
+                    names.push(i.clone());
+                }
+                let mut others: Vec<DfExpr> = rel
+                    .names()
+                    .iter()
+                    .filter(|n| !names.contains(n))
+                    .map(|n| ucol(n))
+                    .collect();
+                let raw: HashSet<String> = rel
+                    .raw
+                    .iter()
+                    .filter(|n| !names.contains(n))
+                    .cloned()
+                    .collect();
+                for (n, e) in names.iter().zip(exprs) {
+                    others.push(e.alias(n.clone()));
+                }
+                let r2 = self.project_rel(rel, others, Some(raw.clone()))?;
+                let plan = LogicalPlanBuilder::from(r2.plan)
+                    .unnest_columns_with_options(
+                        names.iter().map(Column::new_unqualified).collect(),
+                        Default::default(),
+                    )
+                    .and_then(|b| b.build())
+                    .map_err(|e| df(Some(pos), e))?;
+                let mut rel = Rel {
+                    plan,
+                    raw,
+                    unique_on: None,
+                    order: None,
+                    summary: None,
+                    derived: HashMap::new(),
+                };
+                if let (Some(i), Some(n)) = (&idx, limit) {
+                    rel.plan = LogicalPlanBuilder::from(rel.plan)
+                        .filter(ucol(i).lt(lit(*n)))
+                        .and_then(|b| b.build())
+                        .map_err(|e| df(Some(pos), e))?;
+                    if index.is_none() {
+                        let keep: Vec<DfExpr> = rel
+                            .names()
+                            .iter()
+                            .filter(|n| *n != i)
+                            .map(|n| ucol(n))
+                            .collect();
+                        rel = self.project_rel(rel, keep, None)?;
+                    }
                 }
                 Ok(rel)
             }
@@ -1964,7 +2102,22 @@ impl<'a> Planner<'a> {
                 } else {
                     "list"
                 };
-                let e = if f.starts_with("make_set") {
+                let dynamic = is_dynamic(&self.type_of(rel, &x, pos)?);
+                let e = if f.starts_with("make_set") && dynamic {
+                    // make_set of dynamic arrays: the set of their elements
+                    let parts = self.call_fn("kql_dyn_expand", vec![x], pos)?;
+                    let sets = add(self.agg_fn("make_set", vec![parts], false, pos)?);
+                    let flat = self.call_fn("flatten", vec![sets], pos)?;
+                    let all = self.call_fn("array_distinct", vec![flat], pos)?;
+                    match cap {
+                        Some(c) => self.call_fn(
+                            "array_slice",
+                            vec![all, lit(1i64), cast(c, DataType::Int64)],
+                            pos,
+                        )?,
+                        None => all,
+                    }
+                } else if f.starts_with("make_set") {
                     let mut args = vec![x];
                     args.extend(cap);
                     add(self.agg_fn("make_set", args, false, pos)?)
@@ -2339,6 +2492,36 @@ impl<'a> Planner<'a> {
         self.apply_extend(rel, batch)
     }
 
+    /// The operands of a comparison with a dynamic value: the dynamic side as the other side's
+    /// type (its text against a string, its number against a number); two dynamic values
+    /// compare as JSON text.
+    fn dynamic_operands(
+        &self,
+        a: DfExpr,
+        ta: &DataType,
+        b: DfExpr,
+        tb: &DataType,
+        pos: Pos,
+    ) -> R<(DfExpr, DfExpr)> {
+        if is_dynamic(ta) && is_dynamic(tb) {
+            return Ok((a, b));
+        }
+        let (d, other, ot, swapped) = if is_dynamic(ta) {
+            (a, b, tb, false)
+        } else {
+            (b, a, ta, true)
+        };
+        let text = self.call_fn("kql_dyn_tostring", vec![d], pos)?;
+        let d = if ot.is_numeric() {
+            DfExpr::TryCast(TryCast::new(Box::new(text), DataType::Float64))
+        } else if matches!(ot, DataType::Boolean | DataType::Timestamp(..)) {
+            DfExpr::TryCast(TryCast::new(Box::new(text), ot.clone()))
+        } else {
+            text
+        };
+        Ok(if swapped { (other, d) } else { (d, other) })
+    }
+
     /// KQL's timespan arithmetic, which DataFusion's intervals lack: timespan * number,
     /// number * timespan, timespan / number (a timespan), timespan / timespan (a real: `(t2 -
     /// t1) / 1m` is minutes), and datetime - datetime or timespan +- timespan as a timespan.
@@ -2554,6 +2737,52 @@ impl<'a> Planner<'a> {
                 let v = self.expr(rel, x, Ctx::Value).await?;
                 Ok(DfExpr::Negative(Box::new(v)))
             }
+            ast::Expr::Bag(_, pos) => match ast_json(e) {
+                Some(v) => Ok(json_lit(&v)),
+                None => Err(KqlError::unsupported(
+                    Some(*pos),
+                    "a property bag of values that are not constants",
+                )),
+            },
+            ast::Expr::Member(base, key, pos) => {
+                let b = Box::pin(self.expr(rel, base, Ctx::Value)).await?;
+                let k = Box::pin(self.expr(rel, key, Ctx::Value)).await?;
+                let tb = self.type_of(rel, &b, *pos)?;
+                let tk = self.type_of(rel, &k, *pos)?;
+                match tb {
+                    DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                        if tk.is_integer() =>
+                    {
+                        // 0-based, negative from the end (DataFusion: 1-based, -1 the last)
+                        let k = cast(k, DataType::Int64);
+                        let at = DfExpr::Case(datafusion::logical_expr::expr::Case::new(
+                            None,
+                            vec![(
+                                Box::new(k.clone().gt_eq(lit(0i64))),
+                                Box::new(k.clone() + lit(1i64)),
+                            )],
+                            Some(Box::new(k)),
+                        ));
+                        self.call_fn("array_element", vec![b, at], *pos)
+                    }
+                    t if is_dynamic(&t) => self.call_fn("kql_dyn_get", vec![b, k], *pos),
+                    t => Err(KqlError::plan(
+                        Some(*pos),
+                        format!(
+                            "{} has no members: it is a {} value (parse_json() makes text dynamic)",
+                            kql_type_name(&t).1,
+                            kql_type_name(&t).1
+                        ),
+                    )),
+                }
+            }
+            ast::Expr::Array(items, pos) if needs_json(items) => match ast_json(e) {
+                Some(v) => Ok(json_lit(&v)),
+                None => Err(KqlError::unsupported(
+                    Some(*pos),
+                    "an array of mixed values that are not constants",
+                )),
+            },
             ast::Expr::Array(items, pos) => {
                 let mut vals = Vec::new();
                 for i in items {
@@ -2637,6 +2866,12 @@ impl<'a> Planner<'a> {
         let t = self.type_of(rel, &e, pos)?;
         Ok(if is_string(&t) {
             e
+        } else if is_dynamic(&t) {
+            // a dynamic string's own text, anything else its JSON
+            coalesce(vec![
+                self.call_fn("kql_dyn_tostring", vec![e], pos)?,
+                lit(""),
+            ])
         } else {
             coalesce(vec![cast(e, DataType::Utf8), lit("")])
         })
@@ -2687,6 +2922,14 @@ impl<'a> Planner<'a> {
                 // against a null.
                 let a0 = self.expr(rel, l, Ctx::Value).await?;
                 let ta = self.type_of(rel, &a0, pos)?;
+                let b0 = self.expr(rel, r, Ctx::Value).await?;
+                let tb = self.type_of(rel, &b0, pos)?;
+                if is_dynamic(&ta) || is_dynamic(&tb) {
+                    let (a, b) = self.dynamic_operands(a0, &ta, b0, &tb, pos)?;
+                    let eq = op == "==";
+                    let cmp = if eq { a.eq(b) } else { a.not_eq(b) };
+                    return Ok(coalesce(vec![cmp, lit(!eq)]));
+                }
                 if is_string(&ta) && op == "==" {
                     let (a, b) = self.text_operands(rel, l, r, ctx).await?;
                     return Ok(a.eq(b));
@@ -2731,6 +2974,13 @@ impl<'a> Planner<'a> {
             "<" | "<=" | ">" | ">=" => {
                 let a = self.expr(rel, l, Ctx::Value).await?;
                 let b = self.expr(rel, r, Ctx::Value).await?;
+                let ta = self.type_of(rel, &a, pos)?;
+                let tb = self.type_of(rel, &b, pos)?;
+                let (a, b) = if is_dynamic(&ta) || is_dynamic(&tb) {
+                    self.dynamic_operands(a, &ta, b, &tb, pos)?
+                } else {
+                    (a, b)
+                };
                 return Ok(match op {
                     "<" => a.lt(b),
                     "<=" => a.lt_eq(b),
@@ -3039,6 +3289,15 @@ impl<'a> Planner<'a> {
                 let x = val!(0);
                 self.as_text(rel, x, pos)?
             }
+            "parse_json" | "todynamic" | "todynamic_" => {
+                let x = val!(0);
+                if is_dynamic(&self.type_of(rel, &x, pos)?) {
+                    x
+                } else {
+                    let t = self.as_text(rel, x, pos)?;
+                    self.call_fn("kql_parse_json", vec![t], pos)?
+                }
+            }
             "toint" | "tolong" | "toreal" | "todouble" | "todatetime" | "tobool" | "toboolean"
             | "int" | "long" | "real" | "double" | "bool" | "boolean" | "todecimal" => {
                 let t = match name {
@@ -3050,6 +3309,15 @@ impl<'a> Planner<'a> {
                 };
                 let x = val!(0);
                 let tx = self.type_of(rel, &x, pos)?;
+                // a dynamic value converts as its text does (a JSON number's digits)
+                let (x, tx) = if is_dynamic(&tx) {
+                    (
+                        self.call_fn("kql_dyn_tostring", vec![x], pos)?,
+                        DataType::Utf8,
+                    )
+                } else {
+                    (x, tx)
+                };
                 if name == "todatetime" && is_string(&tx) {
                     return self.to_datetime(x, pos);
                 }
@@ -3243,6 +3511,8 @@ impl<'a> Planner<'a> {
                     DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
                 ) {
                     cast(self.call_fn("array_length", vec![x], pos)?, DataType::Int64)
+                } else if is_dynamic(&t) {
+                    self.call_fn("kql_dyn_length", vec![x], pos)?
                 } else {
                     lit(ScalarValue::Int64(None))
                 }
@@ -3547,6 +3817,8 @@ fn mentions(e: &ast::Expr, n: &str) -> bool {
         ast::Expr::Between { expr, lo, hi, .. } => {
             mentions(expr, n) || mentions(lo, n) || mentions(hi, n)
         }
+        ast::Expr::Bag(members, _) => members.iter().any(|(_, v)| mentions(v, n)),
+        ast::Expr::Member(base, key, _) => mentions(base, n) || mentions(key, n),
         ast::Expr::Tabular(..) => false,
     }
 }
@@ -3618,6 +3890,7 @@ fn kql_type(t: &str, pos: Pos) -> R<DataType> {
         "bool" | "boolean" => DataType::Boolean,
         "datetime" | "date" => utc_datetime(),
         "timespan" | "time" => DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
+        "dynamic" => DataType::LargeUtf8,
         other => {
             return Err(KqlError::unsupported(
                 Some(pos),
@@ -3630,7 +3903,7 @@ fn kql_type(t: &str, pos: Pos) -> R<DataType> {
 /// `getschema`'s names of an Arrow type: the .NET name and KQL's.
 fn kql_type_name(t: &DataType) -> (&'static str, &'static str) {
     match t {
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => ("System.String", "string"),
+        DataType::Utf8 | DataType::Utf8View => ("System.String", "string"),
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
             ("System.Int32", "int")
         }

@@ -302,6 +302,32 @@ async fn arithmetic_and_literals() {
 }
 
 #[tokio::test]
+async fn dynamic_values() {
+    // a property bag: members by .name or ['name'], arrays by [i] (negative from the end),
+    // compared with strings as their text and with numbers as their number; a missing member
+    // is null; array_length of what is not an array is null
+    assert_eq!(
+        rows("print d = dynamic({'a': 1, 'b': [1, 'x'], 'c': {'k': 'v'}}) | project a = d.a == 1, b = d.b[-1] == 'x', c = tostring(d['c'].k), m = isnull(d.nope), n = array_length(d.b), z = array_length(d.a)").await,
+        ["true|true|v|true|2|NULL"]
+    );
+    // parse_json of text: JSON values; text that is not JSON stays a string
+    assert_eq!(
+        rows("print j = parse_json('{\"ip\": \"10.0.0.1\", \"port\": 3389}') | project ip = tostring(j.ip), port = toint(j.port) + 1, s = tostring(parse_json('plain'))").await,
+        ["10.0.0.1|3390|plain"]
+    );
+    // a mixed array is dynamic: its length counts every kind (Microsoft's array_length example)
+    assert_eq!(
+        rows("print n = array_length(dynamic([1, 2, 3, 'four']))").await,
+        ["4"]
+    );
+    // mv-expand of a bag: one member at a time
+    assert_eq!(
+        rows("print d = dynamic({'p1': 'a', 'p2': 'b'}) | mv-expand d | project tostring(d)").await,
+        ["{\"p1\":\"a\"}", "{\"p2\":\"b\"}"]
+    );
+}
+
+#[tokio::test]
 async fn joins() {
     let l = "let L = datatable(k:long, a:string)[1, 'x', 1, 'y', 2, 'z'];";
     let r = "let R = datatable(k:long, b:string)[1, 'p', 1, 'q', 3, 'w'];";
@@ -369,6 +395,16 @@ async fn shaping_operators() {
         rows("range x from 1 to 3 step 1 | sort by x asc | extend r = row_number(), p = prev(x)")
             .await,
         ["1|1|NULL", "2|2|1", "3|3|2"]
+    );
+    // mv-expand of several columns expands them side by side, the shorter padded with NULL;
+    // with_itemindex numbers the items from 0; limit keeps the first N of each row
+    assert_eq!(
+        rows("print a = dynamic([1, 2, 3]), b = dynamic(['x', 'y']) | mv-expand with_itemindex=i a, b").await,
+        ["1|x|0", "2|y|1", "3|NULL|2"]
+    );
+    assert_eq!(
+        rows("print a = dynamic([1, 2, 3]) | mv-expand a limit 2 | project a").await,
+        ["1", "2"]
     );
     // row_number(start) counts from start
     assert_eq!(

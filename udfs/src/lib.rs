@@ -39,6 +39,7 @@ use datafusion::prelude::SessionContext;
 
 pub mod aggregate;
 pub mod domain;
+pub mod dynamic;
 pub mod ip;
 mod kernel;
 pub mod text;
@@ -72,6 +73,9 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         Arc::new(text::kql_has_all_udf()),
         Arc::new(time::datetime_diff_udf()),
     ]
+    .into_iter()
+    .chain(dynamic::dynamic_udfs().into_iter().map(Arc::new))
+    .collect()
 }
 
 /// Every nethunt aggregate function.
