@@ -1080,22 +1080,64 @@ impl<'a> Planner<'a> {
 
     /// A projection of `rel`; `keep_raw`: which output columns are still raw strings.
     fn project_rel(&self, rel: Rel, exprs: Vec<DfExpr>, raw: Option<HashSet<String>>) -> R<Rel> {
-        // Window functions (row_number, prev, next) are computed below the projection.
-        let windows = datafusion::logical_expr::utils::find_window_exprs(exprs.iter());
-        let (input, exprs) = if windows.is_empty() {
-            (rel.plan, exprs)
-        } else {
-            let plan = LogicalPlanBuilder::window_plan(rel.plan, windows.clone())
+        // Window functions (row_number, prev, next) are computed below the projection; one
+        // that reads another (row_number's restart reads prev()) a level below that.
+        use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+        let is_window = |x: &DfExpr| Ok(matches!(x, DfExpr::WindowFunction(_)));
+        let mut input = rel.plan;
+        let mut exprs = exprs;
+        loop {
+            // the windows with no window inside them
+            let mut leaves: Vec<DfExpr> = Vec::new();
+            for e in &exprs {
+                e.apply(|x| {
+                    if matches!(x, DfExpr::WindowFunction(_)) {
+                        let mut inner = false;
+                        x.apply_children(|c| {
+                            inner |= c.exists(is_window)?;
+                            Ok(TreeNodeRecursion::Continue)
+                        })?;
+                        if !inner && !leaves.contains(x) {
+                            leaves.push(x.clone());
+                        }
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
                 .map_err(|e| df(None, e))?;
-            let exprs = exprs
+            }
+            if leaves.is_empty() {
+                break;
+            }
+            // named plainly: a window's own name spells its ORDER BY one way, a reference
+            // to it another
+            let before = input.schema().fields().len();
+            let named: Vec<String> = (0..leaves.len())
+                .map(|k| format!("__w{before}_{k}"))
+                .collect();
+            let windowed =
+                LogicalPlanBuilder::window_plan(input, leaves.clone()).map_err(|e| df(None, e))?;
+            // the window columns as the plan's schema names them, renamed
+            let schema = windowed.schema().clone();
+            let cols: Vec<DfExpr> = (0..schema.fields().len())
+                .map(|i| {
+                    let c = DfExpr::Column(Column::from(schema.qualified_field(i)));
+                    if i >= before {
+                        c.alias(named[i - before].clone())
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            input = LogicalPlanBuilder::from(windowed)
+                .project(cols)
+                .and_then(|b| b.build())
+                .map_err(|e| df(None, e))?;
+            exprs = exprs
                 .into_iter()
                 .map(|e| {
-                    use datafusion::common::tree_node::{Transformed, TreeNode};
                     e.transform_up(|x| {
-                        if windows.contains(&x) {
-                            Ok(Transformed::yes(DfExpr::Column(Column::from_name(
-                                x.schema_name().to_string(),
-                            ))))
+                        if let Some(k) = leaves.iter().position(|w| *w == x) {
+                            Ok(Transformed::yes(ucol(&named[k])))
                         } else {
                             Ok(Transformed::no(x))
                         }
@@ -1104,8 +1146,7 @@ impl<'a> Planner<'a> {
                 })
                 .collect::<datafusion::error::Result<Vec<_>>>()
                 .map_err(|e| df(None, e))?;
-            (plan, exprs)
-        };
+        }
         let plan = LogicalPlanBuilder::from(input)
             .project(exprs)
             .and_then(|b| b.build())
@@ -3571,15 +3612,7 @@ impl<'a> Planner<'a> {
             "row_number" | "prev" | "next" => {
                 let order = rel.order.clone().unwrap_or_default();
                 let (f, wargs) = match name {
-                    "row_number" => {
-                        if args.len() > 1 {
-                            return Err(KqlError::unsupported(
-                                Some(pos),
-                                "row_number() with a restart",
-                            ));
-                        }
-                        ("row_number", vec![])
-                    }
+                    "row_number" => ("row_number", vec![]),
                     _ => {
                         let mut a = vec![val!(0)];
                         if args.len() > 1 {
@@ -3597,10 +3630,40 @@ impl<'a> Planner<'a> {
                     .get(f)
                     .cloned()
                     .ok_or_else(|| KqlError::plan(Some(pos), format!("{f} is not registered")))?;
+                // row_number(start, restart): numbering starts again where restart holds, so
+                // rows are numbered within runs: a run is the count of restarts so far
+                let partition = if name == "row_number" && args.len() > 1 {
+                    let restart = self.expr(rel, &args[1], Ctx::Keep).await?;
+                    let flag = when(coalesce(vec![restart, lit(false)]), lit(1i64));
+                    let sum = self
+                        .state
+                        .aggregate_functions()
+                        .get("sum")
+                        .cloned()
+                        .ok_or_else(|| KqlError::plan(Some(pos), "sum is not registered"))?;
+                    let run = DfExpr::from(WindowFunction::new(
+                        WindowFunctionDefinition::AggregateUDF(sum),
+                        vec![coalesce(vec![flag, lit(0i64)])],
+                    ))
+                    .order_by(order.clone())
+                    .window_frame(datafusion::logical_expr::WindowFrame::new_bounds(
+                        datafusion::logical_expr::WindowFrameUnits::Rows,
+                        datafusion::logical_expr::WindowFrameBound::Preceding(ScalarValue::UInt64(
+                            None,
+                        )),
+                        datafusion::logical_expr::WindowFrameBound::CurrentRow,
+                    ))
+                    .build()
+                    .map_err(|e| df(Some(pos), e))?;
+                    vec![run]
+                } else {
+                    vec![]
+                };
                 let e = DfExpr::from(WindowFunction::new(
                     WindowFunctionDefinition::WindowUDF(w),
                     wargs,
                 ))
+                .partition_by(partition)
                 .order_by(order)
                 .build()
                 .map_err(|e| df(Some(pos), e))?;

@@ -18,7 +18,7 @@ use datafusion::prelude::SessionContext;
 use serde_json::Value;
 
 /// In-scope cases that must pass (measured when this runner was written; see the README).
-const PASS_FLOOR: usize = 56;
+const PASS_FLOOR: usize = 57;
 
 /// Operators and functions of the front-end's scope (issue 17), plus the case inputs.
 const SCOPE_OPERATORS: &[&str] = &[

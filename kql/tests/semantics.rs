@@ -406,6 +406,12 @@ async fn shaping_operators() {
         rows("print a = dynamic([1, 2, 3]) | mv-expand a limit 2 | project a").await,
         ["1", "2"]
     );
+    // row_number(start, restart): numbering starts again where restart holds (here: where
+    // the airport changes; prev() inside it is a window inside a window)
+    assert_eq!(
+        rows("datatable(a:string, d:long)['T', 1, 'T', 100, 'S', 1, 'S', 2, 'S', 0] | sort by a asc, d desc | extend r = row_number(1, prev(a) != a) | project a, d, r").await,
+        ["S|2|1", "S|1|2", "S|0|3", "T|100|1", "T|1|2"]
+    );
     // row_number(start) counts from start
     assert_eq!(
         rows("range x from 1 to 3 step 1 | sort by x asc | extend r = row_number(10) | project r")
