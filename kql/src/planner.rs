@@ -2424,14 +2424,8 @@ impl<'a> Planner<'a> {
     }
 
     fn one_per_key(&self, rel: Rel, keys: &[String], pos: Pos) -> R<Rel> {
-        let rn = self
-            .state
-            .window_functions()
-            .get("row_number")
-            .cloned()
-            .ok_or_else(|| KqlError::plan(Some(pos), "row_number is not registered"))?;
         let w = DfExpr::from(WindowFunction::new(
-            WindowFunctionDefinition::WindowUDF(rn),
+            self.window_udf("row_number", pos)?,
             vec![],
         ))
         .partition_by(keys.iter().map(|k| ucol(k)).collect())
@@ -2717,8 +2711,19 @@ impl<'a> Planner<'a> {
         order: Vec<SortExpr>,
         pos: Pos,
     ) -> R<DfExpr> {
-        let f = self
-            .state
+        let f = self.aggregate_udf(name, pos)?;
+        Ok(DfExpr::AggregateFunction(AggregateFunction::new_udf(
+            f, args, distinct, None, order, None,
+        )))
+    }
+
+    /// The session's aggregate `name`.
+    fn aggregate_udf(
+        &self,
+        name: &str,
+        pos: Pos,
+    ) -> R<Arc<datafusion::logical_expr::AggregateUDF>> {
+        self.state
             .aggregate_functions()
             .get(name)
             .cloned()
@@ -2727,10 +2732,22 @@ impl<'a> Planner<'a> {
                     Some(pos),
                     format!("the aggregate {name} is not registered in this session"),
                 )
-            })?;
-        Ok(DfExpr::AggregateFunction(AggregateFunction::new_udf(
-            f, args, distinct, None, order, None,
-        )))
+            })
+    }
+
+    /// The session's window function `name`.
+    fn window_udf(&self, name: &str, pos: Pos) -> R<WindowFunctionDefinition> {
+        self.state
+            .window_functions()
+            .get(name)
+            .cloned()
+            .map(WindowFunctionDefinition::WindowUDF)
+            .ok_or_else(|| {
+                KqlError::plan(
+                    Some(pos),
+                    format!("the window function {name} is not registered in this session"),
+                )
+            })
     }
 
     // -------------------------------------------------------------------------------------
@@ -3624,25 +3641,14 @@ impl<'a> Planner<'a> {
                         (if name == "prev" { "lag" } else { "lead" }, a)
                     }
                 };
-                let w = self
-                    .state
-                    .window_functions()
-                    .get(f)
-                    .cloned()
-                    .ok_or_else(|| KqlError::plan(Some(pos), format!("{f} is not registered")))?;
+                let w = self.window_udf(f, pos)?;
                 // row_number(start, restart): numbering starts again where restart holds, so
                 // rows are numbered within runs: a run is the count of restarts so far
                 let partition = if name == "row_number" && args.len() > 1 {
                     let restart = self.expr(rel, &args[1], Ctx::Keep).await?;
                     let flag = when(coalesce(vec![restart, lit(false)]), lit(1i64));
-                    let sum = self
-                        .state
-                        .aggregate_functions()
-                        .get("sum")
-                        .cloned()
-                        .ok_or_else(|| KqlError::plan(Some(pos), "sum is not registered"))?;
                     let run = DfExpr::from(WindowFunction::new(
-                        WindowFunctionDefinition::AggregateUDF(sum),
+                        WindowFunctionDefinition::AggregateUDF(self.aggregate_udf("sum", pos)?),
                         vec![coalesce(vec![flag, lit(0i64)])],
                     ))
                     .order_by(order.clone())
@@ -3659,14 +3665,11 @@ impl<'a> Planner<'a> {
                 } else {
                     vec![]
                 };
-                let e = DfExpr::from(WindowFunction::new(
-                    WindowFunctionDefinition::WindowUDF(w),
-                    wargs,
-                ))
-                .partition_by(partition)
-                .order_by(order)
-                .build()
-                .map_err(|e| df(Some(pos), e))?;
+                let e = DfExpr::from(WindowFunction::new(w, wargs))
+                    .partition_by(partition)
+                    .order_by(order)
+                    .build()
+                    .map_err(|e| df(Some(pos), e))?;
                 if name == "row_number" {
                     // row_number(start): the first row is start (default 1)
                     let start = if args.is_empty() {
@@ -3702,7 +3705,7 @@ impl<'a> Planner<'a> {
             }
             "format_datetime" => {
                 let x = val!(0);
-                let fmt = match arg(1)? {
+                let parts = match arg(1)? {
                     ast::Expr::Lit(Lit::Str(f), _) => chrono_format(f).ok_or_else(|| {
                         KqlError::unsupported(
                             Some(pos),
@@ -3716,10 +3719,31 @@ impl<'a> Planner<'a> {
                         ));
                     }
                 };
-                coalesce(vec![
-                    self.call_fn("to_char", vec![x, lit(fmt)], pos)?,
-                    lit(""),
-                ])
+                // chrono's widths of a fraction are 3, 6 and 9: another is the first digits of 9
+                let mut pieces = Vec::new();
+                for part in parts {
+                    pieces.push(match part {
+                        DatePart::Chrono(f) => {
+                            self.call_fn("to_char", vec![x.clone(), lit(f)], pos)?
+                        }
+                        DatePart::Fraction(k) => self.call_fn(
+                            "substr",
+                            vec![
+                                self.call_fn("to_char", vec![x.clone(), lit("%9f")], pos)?,
+                                lit(1i64),
+                                lit(k as i64),
+                            ],
+                            pos,
+                        )?,
+                    });
+                }
+                let text = match pieces.len() {
+                    0 => lit(""),
+                    1 => pieces.pop().expect("one"),
+                    _ => self.call_fn("concat", pieces, pos)?,
+                };
+                // concat skips a NULL piece: a NULL datetime is '' (strings are never NULL)
+                coalesce(vec![when(x.is_not_null(), text), lit("")])
             }
             other => {
                 return Err(KqlError::unsupported(
@@ -3732,10 +3756,17 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// A KQL datetime format (`yyyy-MM-dd HH:mm:ss`, `M/d/yy h:mm tt`, ...) as a chrono one;
-/// `None` for a specifier chrono has no twin of (fractions other than 3, 6 or 9 digits, `F`).
-fn chrono_format(f: &str) -> Option<String> {
+/// A piece of a KQL datetime format: a chrono format, or the first `k` digits of the fraction.
+enum DatePart {
+    Chrono(String),
+    Fraction(usize),
+}
+
+/// A KQL datetime format (`yyyy-MM-dd HH:mm:ss.fffff`, `M/d/yy h:mm tt`, ...) as chrono formats
+/// and fraction digits; `None` for a specifier with no twin (`F`, more than 9 `f`).
+fn chrono_format(f: &str) -> Option<Vec<DatePart>> {
     let chars: Vec<char> = f.chars().collect();
+    let mut parts = Vec::new();
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
@@ -3760,9 +3791,14 @@ fn chrono_format(f: &str) -> Option<String> {
             ('s', 2) => "%S",
             ('s', 1) => "%-S",
             ('t', 2) => "%p",
-            ('f', 3) => "%3f",
-            ('f', 6) => "%6f",
-            ('f', 9) => "%9f",
+            ('f', 1..=9) => {
+                if !out.is_empty() {
+                    parts.push(DatePart::Chrono(std::mem::take(&mut out)));
+                }
+                parts.push(DatePart::Fraction(n));
+                i += n;
+                continue;
+            }
             ('y' | 'M' | 'd' | 'H' | 'h' | 'm' | 's' | 't' | 'f' | 'F', _) => return None,
             ('%', _) => {
                 out.push_str(&"%%".repeat(n));
@@ -3778,7 +3814,10 @@ fn chrono_format(f: &str) -> Option<String> {
         out.push_str(spec);
         i += n;
     }
-    Some(out)
+    if !out.is_empty() {
+        parts.push(DatePart::Chrono(out));
+    }
+    Some(parts)
 }
 
 /// `t` as a regular expression that matches it literally.

@@ -271,6 +271,12 @@ async fn arithmetic_and_literals() {
         rows("print a = (datetime(2024-01-01 01:30) - datetime(2024-01-01)) / 1m, b = 2h / 1m, c = 1h * 3 == 3h, d = 1h / 4 == 15m, e = 1.5 * 1h == 90m, f = datetime(2018-01-01) + 2 * 1d").await,
         ["90.0|120.0|true|true|true|2018-01-03T00:00:00Z"]
     );
+    // format_datetime: any number of fraction digits (the first k of the nanoseconds, not
+    // rounded), a NULL datetime is ''
+    assert_eq!(
+        rows("print a = format_datetime(datetime(2017-01-29 09:00:05.123456), 'yy-MM-dd [HH:mm:ss.fffff]'), b = format_datetime(datetime(2017-01-29 09:00:05.1), 'f|ff|fffffff'), c = format_datetime(datetime(null), 'yyyy') == ''").await,
+        ["17-01-29 [09:00:05.12345]|1|10|1000000|true"]
+    );
     // bool literals in any of Kusto's casings (Sentinel's PortScan rule writes == False)
     assert_eq!(
         rows("print a = True, b = FALSE, c = true == TRUE").await,

@@ -446,6 +446,16 @@ fn kql_seeds() -> Vec<Vec<u8>> {
     for c in doc["cases"].as_array().unwrap().iter().take(120) {
         out.push(c["kql"].as_str().unwrap().as_bytes().to_vec());
     }
+    // what the Sentinel texts lean on: the parser's parameters, join ... where, dynamic
+    // members, mv-expand options, windows inside windows, timespan arithmetic
+    for extra in [
+        "_Im_NetworkSession(starttime=ago(1h), srcipaddr_has_any_prefix=dynamic(['10.']), eventresult='*') | where ipv4_is_private(SrcIpAddr) == False | summarize n = count() by Dvc",
+        "let m = datatable(Ports:string, T:long)['22,3389', 5]; NetworkSessions | summarize s = count() by DstPortNumber | join kind=inner (m) where Ports has tostring(DstPortNumber) and s > T",
+        "print d = dynamic({'a': [1, 'x', {'b': true}]}) | extend x = d.a[-1].b, y = d['a'][0] + 1 | mv-expand with_itemindex=i e = d.a limit 2",
+        "NetworkSessions | sort by SrcIpAddr asc, TimeGenerated asc | extend r = row_number(1, prev(SrcIpAddr) != SrcIpAddr), m = (TimeGenerated - prev(TimeGenerated)) / 1m, h = 1h * 2",
+    ] {
+        out.push(extra.as_bytes().to_vec());
+    }
     out
 }
 
