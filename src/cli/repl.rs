@@ -168,6 +168,22 @@ const KQL_WORDS: &[&str] = &[
     "dynamic",
     "array_length",
     "_Im_NetworkSession",
+    "parse",
+    "percentile",
+    "percentiles",
+    "parse_json",
+    "todynamic",
+    "has_any_ipv4_prefix",
+    "ipv4_is_private",
+    "ipv4_is_in_any_range",
+    "datetime_diff",
+    "format_datetime",
+    "row_number",
+    "prev",
+    "next",
+    "_GetWatchlist",
+    "isfuzzy",
+    "with_itemindex",
 ];
 
 pub fn help_text() -> String {
