@@ -448,3 +448,72 @@ async fn shaping_operators() {
         ["3"]
     );
 }
+
+#[tokio::test]
+async fn the_rest_of_the_scope() {
+    // materialize: one table used twice
+    assert_eq!(
+        rows("let T = materialize(range x from 1 to 3 step 1); T | join kind=inner T on x | count")
+            .await,
+        ["3"]
+    );
+    // union isfuzzy=true: an operand that cannot be planned is left out
+    assert_eq!(
+        rows("union isfuzzy=true (print a = 1), NoSuchTable | count").await,
+        ["1"]
+    );
+    // take, project-reorder (the named first, the rest after), project-keep with a wildcard
+    assert_eq!(
+        rows("range x from 1 to 10 step 1 | take 3 | count").await,
+        ["3"]
+    );
+    assert_eq!(
+        rows("print a = 1, b = 2, c = 3 | project-reorder c, a").await,
+        ["3|1|2"]
+    );
+    assert_eq!(
+        rows("print a = 1, b = 2, ab = 3 | project-keep a*").await,
+        ["1|3"]
+    );
+    // case: the first condition that holds, else the last value
+    assert_eq!(
+        rows("range x from 1 to 3 step 1 | project c = case(x == 1, 'one', x == 2, 'two', 'many')")
+            .await,
+        ["one", "two", "many"]
+    );
+    // ipv4_is_private: RFC 1918 only (not loopback, not CGNAT); NULL for IPv6
+    assert_eq!(
+        rows("print a = ipv4_is_private('10.1.2.3'), b = ipv4_is_private('127.0.0.1'), c = isnull(ipv4_is_private('::1')), d = ipv4_is_private('100.64.0.1')").await,
+        ["true|false|true|false"]
+    );
+    assert_eq!(
+        rows("print a = ipv4_is_in_range('192.168.1.6', '192.168.1.1/24'), b = ipv4_is_in_any_range('10.0.0.1', dynamic(['192.168.0.0/16', '10.0.0.0/8'])), c = ipv4_is_in_range('192.168.2.6', '192.168.1.1/24')").await,
+        ["true|true|false"]
+    );
+    // replace_string is not a regex; trim takes a regex of what to cut
+    assert_eq!(
+        rows("print a = replace_string('a.b.c', '.', '-'), b = trim('-+', '--x--'), c = 'abc123' matches regex '[0-9]+$'").await,
+        ["a-b-c|x|true"]
+    );
+    // datetime_diff counts boundaries crossed: 09:59 to 10:00 is one hour
+    assert_eq!(
+        rows("print h = datetime_diff('hour', datetime(2024-01-01 10:00), datetime(2024-01-01 09:59)), r = round(2.567, 2), a = abs(-3)").await,
+        ["1|2.57|3"]
+    );
+    // has_all: every term, whole terms
+    assert_eq!(
+        rows("print a = 'alpha beta gamma' has_all ('alpha', 'gamma'), b = 'alpha beta' has_all ('alpha', 'del')").await,
+        ["true|false"]
+    );
+    // conversions: text that is not a number is null; todatetime reads ISO 8601
+    assert_eq!(
+        rows("print a = tolong('12') + 1, b = toreal('1.5') * 2, c = isnull(toint('abc')), d = todatetime('2024-07-30T08:00:00Z') == datetime(2024-07-30 08:00)").await,
+        ["13|3.0|true|true"]
+    );
+    // avg of integers is real; make_list keeps duplicates in order; arg_min the least;
+    // dcountif counts distinct values where the predicate holds
+    assert_eq!(
+        rows("datatable(k:string, x:long)['a', 3, 'a', 1, 'a', 3, 'a', 2] | summarize v = avg(x), l = make_list(x), (m, mk) = arg_min(x, k), d = dcountif(x, x > 1)").await,
+        ["2.25|[3, 1, 3, 2]|1|a|2"]
+    );
+}
