@@ -31,6 +31,11 @@
 -- [tables.ti_indicators]
 -- example = "ti_indicators"
 -- columns = ["IndicatorId:string", "TimeGenerated:datetime", "ExpirationDateTime:datetime", "Active:bool", "NetworkIP:string", "NetworkDestinationIP:string", "NetworkSourceIP:string", "EmailSourceIpAddress:string", "ThreatType:string", "Description:string", "ActivityGroupNames:string", "ConfidenceScore:int"]
+--
+-- # the indicators' addresses (few) are the hash tables the sessions (many) probe, each
+-- # session read once and never moved between partitions (see `candidates`)
+-- [settings]
+-- "datafusion.optimizer.repartition_joins" = false
 -- ---
 --
 -- KQL → SQL notes:
@@ -50,11 +55,10 @@
 -- * isnotempty(SrcIpAddr); summarize by SrcIpAddr, DstIpAddr, Dvc, EventProduct, EventVendor:
 --   a NULL string is '' in KQL and groups with '' (coalesce). Only pairs with an indicator's
 --   address are grouped (see `candidates`): at 10M generated rows grouping every session took
---   67 s, with the candidates 9.4-10.3 s (3 runs, release build; uncommon_domains 1.7 s on
---   that lake). That is still above 3x the slowest seed query: the query reads the lake three
---   times (now, and each branch below), and how the rest of the time splits has not been
---   profiled yet. The second branch takes the rest with NOT EXISTS (an anti-join; SQL's NOT IN
---   would be null-aware, and measured 3.9 s alone).
+--   67 s, the candidates as two semi-joins 8-10 s (EXPLAIN ANALYZE: DataFusion hashed the 10M
+--   sessions, not the 3 addresses, and shuffled them between partitions: 6.5 GB resident), as
+--   the probe side of two joins on the addresses 1.3 s and 127 MB (release build, the same
+--   2 rows).
 -- * lookup ... on $left.SrcIpAddr == $right.TI_ipEntity: lookup is a left outer join; SrcMatch
 --   is Active (true) or NULL. Two indicators with one address give two rows, as in Kusto.
 --   Addresses compare exactly: an indicator's IPv6 in upper case does not match a session's in
@@ -101,17 +105,24 @@ ip_ti AS (
 ),
 -- Only sessions with an indicator's address at either end can end in a match, and a pair's
 -- sessions all share its addresses: keeping just those sessions before grouping gives the same
--- pairs, min and max (semi-joins on the small indicator list, instead of grouping every
--- session of the lake by five strings). The strings are made '' only for those sessions (a NULL
--- destination matches no indicator, whose addresses are never empty).
+-- pairs, min and max (instead of grouping every session of the lake by five strings). The
+-- distinct addresses are the build side of two hash joins the sessions probe (written as
+-- RIGHT JOINs so that the few addresses, not the many sessions, are hashed; with
+-- repartition_joins off the sessions stay where they were read): each session once, kept when
+-- its source or its destination is an address. The strings are made '' only for those sessions
+-- (a NULL destination matches no indicator, whose addresses are never empty).
+entities AS (
+    SELECT DISTINCT entity FROM ip_ti
+),
 candidates AS (
-    SELECT * FROM sessions
-    WHERE src IS NOT NULL AND src <> '' AND src IN (SELECT entity FROM ip_ti)
-    UNION ALL
-    SELECT * FROM sessions s
-    WHERE src IS NOT NULL AND src <> ''
-      AND NOT EXISTS (SELECT 1 FROM ip_ti i WHERE i.entity = s.src)
-      AND dst IN (SELECT entity FROM ip_ti)
+    SELECT s.t, s.src, s.dst, s.dvc, s.product, s.vendor
+    FROM entities es
+    RIGHT JOIN (
+        SELECT x.*, ed.entity AS dst_hit
+        FROM entities ed RIGHT JOIN sessions x ON x.dst = ed.entity
+        WHERE x.src IS NOT NULL AND x.src <> ''
+    ) s ON s.src = es.entity
+    WHERE es.entity IS NOT NULL OR s.dst_hit IS NOT NULL
 ),
 pairs AS (
     SELECT src, coalesce(dst, '') AS dst, coalesce(dvc, '') AS dvc,
