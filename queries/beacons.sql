@@ -42,9 +42,12 @@
 -- The newer RITA (v5) scores coverage of the window with a histogram; this is the legacy
 -- formula, whose coverage measure is the connection count against the data's span.
 -- Cost: each scored pair's connections are sorted and read several times (intervals, sizes,
--- their deviations, the size mode); at 10M generated rows about 35 s, 26x uncommon_domains
--- (bench/RESULTS.md). RITA scores a day of logs at a time: give --from/--to. (Splitting it
--- into more steps made the plan too deep for Ballista's plan decoder, and no faster.)
+-- their deviations, the size mode), and DataFusion computes `pairs` (every pair of the lake
+-- grouped) once for each use; at 10M generated rows about 27 s, 16x uncommon_domains
+-- (bench/RESULTS.md). The joins name the scored pairs first: DataFusion hashes a join's left
+-- side, and with the sessions there it hashed 10M rows per join (36 s, 7.3 GB resident; now
+-- 1.5 GB). RITA scores a day of logs at a time: give --from/--to. (Splitting it into more
+-- steps made the plan too deep for Ballista's plan decoder, and no faster.)
 WITH conns AS (
     SELECT "SrcIpAddr" AS src, "DstIpAddr" AS dst,
            to_unixtime("TimeGenerated") AS ts,
@@ -62,7 +65,7 @@ pairs AS (
 deltas AS (
     SELECT c.src, c.dst,
            c.ts - lag(c.ts) OVER (PARTITION BY c.src, c.dst ORDER BY c.ts) AS d
-    FROM conns c JOIN pairs p ON c.src = p.src AND c.dst = p.dst
+    FROM pairs p JOIN conns c ON c.src = p.src AND c.dst = p.dst
 ),
 ts_sorted AS (
     SELECT src, dst, array_agg(d ORDER BY d) AS ds
@@ -77,12 +80,12 @@ ts_q AS (
 ),
 ts_mad AS (
     SELECT q.src, q.dst, array_agg(abs(CAST(d.d AS DOUBLE) - q.q2) ORDER BY abs(CAST(d.d AS DOUBLE) - q.q2)) AS devs
-    FROM deltas d JOIN ts_q q ON d.src = q.src AND d.dst = q.dst
+    FROM ts_q q JOIN deltas d ON d.src = q.src AND d.dst = q.dst
     WHERE d.d IS NOT NULL GROUP BY q.src, q.dst
 ),
 ds_sorted AS (
     SELECT c.src, c.dst, array_agg(c.bytes ORDER BY c.bytes) AS bs
-    FROM conns c JOIN pairs p ON c.src = p.src AND c.dst = p.dst GROUP BY c.src, c.dst
+    FROM pairs p JOIN conns c ON c.src = p.src AND c.dst = p.dst GROUP BY c.src, c.dst
 ),
 ds_q AS (
     SELECT src, dst,
@@ -93,12 +96,12 @@ ds_q AS (
 ),
 ds_mad AS (
     SELECT q.src, q.dst, array_agg(abs(CAST(c.bytes AS DOUBLE) - q.q2) ORDER BY abs(CAST(c.bytes AS DOUBLE) - q.q2)) AS devs
-    FROM conns c JOIN ds_q q ON c.src = q.src AND c.dst = q.dst GROUP BY q.src, q.dst
+    FROM ds_q q JOIN conns c ON c.src = q.src AND c.dst = q.dst GROUP BY q.src, q.dst
 ),
 ds_mode AS (
     SELECT src, dst, first_value(bytes ORDER BY k DESC, bytes ASC) AS mode
     FROM (SELECT c.src, c.dst, c.bytes, count(*) AS k
-          FROM conns c JOIN pairs p ON c.src = p.src AND c.dst = p.dst
+          FROM pairs p JOIN conns c ON c.src = p.src AND c.dst = p.dst
           GROUP BY c.src, c.dst, c.bytes)
     GROUP BY src, dst
 ),
