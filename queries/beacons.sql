@@ -43,7 +43,7 @@
 -- formula, whose coverage measure is the connection count against the data's span.
 -- Cost: each scored pair's connections are sorted and read several times (intervals, sizes,
 -- their deviations, the size mode), and DataFusion computes `pairs` (every pair of the lake
--- grouped) once for each use; at 10M generated rows about 27 s, 16x uncommon_domains
+-- grouped) once for each use; at 10M generated rows about 23 s, 15x uncommon_domains
 -- (bench/RESULTS.md). The joins name the scored pairs first: DataFusion hashes a join's left
 -- side, and with the sessions there it hashed 10M rows per join (36 s, 7.3 GB resident; now
 -- 1.5 GB). RITA scores a day of logs at a time: give --from/--to. (Splitting it into more
