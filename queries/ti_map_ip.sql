@@ -110,9 +110,14 @@ ip_ti AS (
 -- RIGHT JOINs so that the few addresses, not the many sessions, are hashed; with
 -- repartition_joins off the sessions stay where they were read): each session once, kept when
 -- its source or its destination is an address. The strings are made '' only for those sessions
--- (a NULL destination matches no indicator, whose addresses are never empty).
+-- (a NULL destination matches no indicator, whose addresses are never empty). The addresses
+-- are those of every indicator, a superset of ip_ti's (the lookups below keep exact matches
+-- only): read straight from the table, the plan stays shallow enough for Ballista's plan
+-- decoder, which refuses a plan nested past its recursion limit.
 entities AS (
-    SELECT DISTINCT entity FROM ip_ti
+    SELECT DISTINCT coalesce(nullif("NetworkIP", ''), nullif("NetworkDestinationIP", ''),
+                             nullif("NetworkSourceIP", ''), nullif("EmailSourceIpAddress", '')) AS entity
+    FROM ti_indicators
 ),
 candidates AS (
     SELECT s.t, s.src, s.dst, s.dvc, s.product, s.vendor
