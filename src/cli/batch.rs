@@ -66,6 +66,9 @@ pub struct Manifest {
     pub data: String,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `--now`: the instant now() and ago() meant (absent: the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
     pub format: String,
     pub lake_files: usize,
     pub lake_bytes: u64,
@@ -111,6 +114,9 @@ fn check_resume(
     }
     if previous.to != now.to {
         return differs("--to", &or_none(&previous.to), &or_none(&now.to));
+    }
+    if previous.now != now.now {
+        return differs("--now", &or_none(&previous.now), &or_none(&now.now));
     }
     if previous.format != now.format {
         return differs("--format", &previous.format, &now.format);
@@ -335,6 +341,7 @@ pub async fn run(
         data: lake.map(|l| redact(&l.source)).unwrap_or_default(),
         from: fmt_time(window.from),
         to: fmt_time(window.to),
+        now: fmt_time(engine.now),
         format: job.format.extension().to_string(),
         lake_files: lake.map_or(0, |l| l.files.len()),
         lake_bytes: lake.map_or(0, |l| l.files.iter().map(|f| f.size).sum()),

@@ -1414,6 +1414,17 @@ fn batch_params_and_resume_checks() {
             ],
             vec!["--format differs", "parquet", "csv"],
         ),
+        (
+            vec![
+                "-p",
+                "non_standard_ports.threshold=2",
+                "--from",
+                "2024-07-30",
+                "--now",
+                "2024-07-31",
+            ],
+            vec!["--now differs", "with none", "has 2024-07-31T00:00:00Z"],
+        ),
     ] {
         let mut e = extra.clone();
         e.extend(["--resume", name.as_str()]);
