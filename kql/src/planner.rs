@@ -2527,6 +2527,15 @@ impl<'a> Planner<'a> {
         self.apply_extend(rel, batch)
     }
 
+    /// `e` as a dynamic value: as it is if it is one, else its JSON (a list as an array).
+    fn to_dynamic(&self, rel: &Rel, e: DfExpr, pos: Pos) -> R<DfExpr> {
+        if is_dynamic(&self.type_of(rel, &e, pos)?) {
+            Ok(e)
+        } else {
+            self.call_fn("kql_to_dynamic", vec![e], pos)
+        }
+    }
+
     /// The operands of a comparison with a dynamic value: the dynamic side as the other side's
     /// type (its text against a string, its number against a number); two dynamic values
     /// compare as JSON text.
@@ -2928,6 +2937,16 @@ impl<'a> Planner<'a> {
             // a dynamic string's own text, anything else its JSON
             coalesce(vec![
                 self.call_fn("kql_dyn_tostring", vec![e], pos)?,
+                lit(""),
+            ])
+        } else if matches!(
+            t,
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+        ) {
+            // an array's text is its JSON, as Kusto writes it
+            let d = self.call_fn("kql_to_dynamic", vec![e], pos)?;
+            coalesce(vec![
+                self.call_fn("kql_dyn_tostring", vec![d], pos)?,
                 lit(""),
             ])
         } else {
@@ -3346,6 +3365,60 @@ impl<'a> Planner<'a> {
             "tostring" => {
                 let x = val!(0);
                 self.as_text(rel, x, pos)?
+            }
+            "bag_keys" => {
+                let x = val!(0);
+                let d = self.to_dynamic(rel, x, pos)?;
+                self.call_fn("kql_bag_keys", vec![d], pos)?
+            }
+            "bag_has_key" => {
+                let x = val!(0);
+                let d = self.to_dynamic(rel, x, pos)?;
+                let k = text!(1);
+                self.call_fn("kql_bag_has_key", vec![d, k], pos)?
+            }
+            "bag_remove_keys" => {
+                let x = val!(0);
+                let d = self.to_dynamic(rel, x, pos)?;
+                let y = val!(1);
+                let k = self.to_dynamic(rel, y, pos)?;
+                self.call_fn("kql_bag_remove_keys", vec![d, k], pos)?
+            }
+            "bag_merge" => {
+                let mut bags = Vec::new();
+                for k in 0..args.len() {
+                    let x = val!(k);
+                    bags.push(self.to_dynamic(rel, x, pos)?);
+                }
+                self.call_fn("kql_bag_merge", bags, pos)?
+            }
+            "bag_pack" | "pack" => {
+                let members: Option<Vec<(String, ast::Expr)>> = args
+                    .chunks(2)
+                    .map(|kv| match kv {
+                        [ast::Expr::Lit(Lit::Str(k), _), v] => Some((k.clone(), v.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let bag = members
+                    .filter(|_| args.len().is_multiple_of(2))
+                    .map(|m| ast::Expr::Bag(m, pos))
+                    .and_then(|b| ast_json(&b));
+                match bag {
+                    // constants: the bag itself
+                    Some(v) => json_lit(&v),
+                    None => {
+                        let mut a = Vec::new();
+                        for k in 0..args.len() {
+                            a.push(val!(k));
+                        }
+                        self.call_fn("kql_bag_pack", a, pos)?
+                    }
+                }
+            }
+            "pack_array" => {
+                let arr = ast::Expr::Array(args.to_vec(), pos);
+                Box::pin(self.expr(rel, &arr, Ctx::Value)).await?
             }
             "parse_json" | "todynamic" | "todynamic_" => {
                 let x = val!(0);

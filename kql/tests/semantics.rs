@@ -326,6 +326,12 @@ async fn dynamic_values() {
         rows("print n = array_length(dynamic([1, 2, 3, 'four']))").await,
         ["4"]
     );
+    // bag functions; bag_pack of columns keeps each value's kind (text a string, a number a
+    // number, a datetime Kusto's text of it)
+    assert_eq!(
+        rows("datatable(h:string, p:long, t:datetime)['ws1', 22, datetime(2024-07-30 08:00)] | project b = bag_pack('host', h, 'port', p, 'at', t) | project k = tostring(bag_keys(b)), h = bag_has_key(b, 'port'), p = toint(b.port) + 1, t = tostring(b.at), r = tostring(bag_remove_keys(b, dynamic(['at', 'port']))), m = tostring(bag_merge(b, dynamic({'host': 'x', 'n': 1})).n)").await,
+        ["[\"at\",\"host\",\"port\"]|true|23|2024-07-30T08:00:00.0000000Z|{\"host\":\"ws1\"}|1"]
+    );
     // mv-expand of a bag: one member at a time
     assert_eq!(
         rows("print d = dynamic({'p1': 'a', 'p2': 'b'}) | mv-expand d | project tostring(d)").await,
