@@ -2150,14 +2150,7 @@ impl<'a> Planner<'a> {
                     let sets = add(self.agg_fn("make_set", vec![parts], false, pos)?);
                     let flat = self.call_fn("flatten", vec![sets], pos)?;
                     let all = self.call_fn("array_distinct", vec![flat], pos)?;
-                    match cap {
-                        Some(c) => self.call_fn(
-                            "array_slice",
-                            vec![all, lit(1i64), cast(c, DataType::Int64)],
-                            pos,
-                        )?,
-                        None => all,
-                    }
+                    self.first_n(all, cap, pos)?
                 } else if f.starts_with("make_set") {
                     let mut args = vec![x];
                     args.extend(cap);
@@ -2168,14 +2161,7 @@ impl<'a> Planner<'a> {
                         .filter_expr(x.is_not_null(), pos)?;
                     let all = add(agg);
                     let all = coalesce(vec![all, self.call_fn("make_array", vec![], pos)?]);
-                    match cap {
-                        Some(c) => self.call_fn(
-                            "array_slice",
-                            vec![all, lit(1i64), cast(c, DataType::Int64)],
-                            pos,
-                        )?,
-                        None => all,
-                    }
+                    self.first_n(all, cap, pos)?
                 };
                 vec![(name_or(default_name(prefix)), e)]
             }
@@ -2525,6 +2511,18 @@ impl<'a> Planner<'a> {
             batch.push((n.clone(), e));
         }
         self.apply_extend(rel, batch)
+    }
+
+    /// The first `cap` items of the array `all` (all of them without a cap).
+    fn first_n(&self, all: DfExpr, cap: Option<DfExpr>, pos: Pos) -> R<DfExpr> {
+        match cap {
+            Some(c) => self.call_fn(
+                "array_slice",
+                vec![all, lit(1i64), cast(c, DataType::Int64)],
+                pos,
+            ),
+            None => Ok(all),
+        }
     }
 
     /// `e` as a dynamic value: as it is if it is one, else its JSON (a list as an array).
