@@ -443,12 +443,8 @@ impl<'a> Planner<'a> {
             .map(|f| f.name().clone())
             .collect();
         Ok(Rel {
-            plan,
             raw,
-            unique_on: None,
-            order: None,
-            summary: None,
-            derived: HashMap::new(),
+            ..Rel::new(plan)
         })
     }
 
@@ -770,10 +766,7 @@ impl<'a> Planner<'a> {
             preds.push((pred, *apos));
         }
         for (pred, apos) in preds {
-            rel.plan = LogicalPlanBuilder::from(rel.plan)
-                .filter(pred)
-                .and_then(|b| b.build())
-                .map_err(|e| df(Some(apos), e))?;
+            rel.plan = filter_plan(rel.plan, pred, apos)?;
         }
         let take =
             |lists: &mut HashMap<&str, Vec<DfExpr>>, k: &str| lists.remove(k).unwrap_or_default();
@@ -832,10 +825,7 @@ impl<'a> Planner<'a> {
             .map(|e| (*e).clone().not_eq(no_match.clone()))
             .reduce(|a, b| a.and(b));
         if let Some(f) = filtered {
-            rel.plan = LogicalPlanBuilder::from(rel.plan)
-                .filter(f)
-                .and_then(|b| b.build())
-                .map_err(|e| df(Some(pos), e))?;
+            rel.plan = filter_plan(rel.plan, f, pos)?;
         }
         self.apply_extend(
             rel,
@@ -1152,12 +1142,9 @@ impl<'a> Planner<'a> {
             .and_then(|b| b.build())
             .map_err(|e| df(None, e))?;
         Ok(Rel {
-            plan,
             raw: raw.unwrap_or_default(),
-            unique_on: None,
             order: rel.order,
-            summary: None,
-            derived: HashMap::new(),
+            ..Rel::new(plan)
         })
     }
 
@@ -1467,18 +1454,11 @@ impl<'a> Planner<'a> {
                     .and_then(|b| b.build())
                     .map_err(|e| df(Some(pos), e))?;
                 let mut rel = Rel {
-                    plan,
                     raw,
-                    unique_on: None,
-                    order: None,
-                    summary: None,
-                    derived: HashMap::new(),
+                    ..Rel::new(plan)
                 };
                 if let (Some(i), Some(n)) = (&idx, limit) {
-                    rel.plan = LogicalPlanBuilder::from(rel.plan)
-                        .filter(ucol(i).lt(lit(*n)))
-                        .and_then(|b| b.build())
-                        .map_err(|e| df(Some(pos), e))?;
+                    rel.plan = filter_plan(rel.plan, ucol(i).lt(lit(*n)), pos)?;
                     if index.is_none() {
                         let keep: Vec<DfExpr> = rel
                             .names()
@@ -1624,10 +1604,7 @@ impl<'a> Planner<'a> {
                 Some(a) => a.and(p),
             });
         }
-        let plan = LogicalPlanBuilder::from(rel.plan.clone())
-            .filter(pred.expect("one conjunct"))
-            .and_then(|b| b.build())
-            .map_err(|e| df(Some(pos), e))?;
+        let plan = filter_plan(rel.plan.clone(), pred.expect("one conjunct"), pos)?;
         Ok(Rel {
             plan,
             summary: None,
@@ -1885,12 +1862,9 @@ impl<'a> Planner<'a> {
         }
         let plan = plan.build().map_err(|e| df(Some(pos), e))?;
         Ok(Rel {
-            plan,
-            raw: HashSet::new(),
             unique_on: Some(out_names),
-            order: None,
             summary: summary.map(Box::new),
-            derived: HashMap::new(),
+            ..Rel::new(plan)
         })
     }
 
@@ -1955,12 +1929,8 @@ impl<'a> Planner<'a> {
     /// whose key is NULL never meet in the join, so they are dropped here too.
     fn summary_join(&self, s: &Summary, pos: Pos) -> R<Rel> {
         let base = Rel {
-            plan: s.input.clone(),
             raw: s.raw.clone(),
-            unique_on: None,
-            order: None,
-            summary: None,
-            derived: HashMap::new(),
+            ..Rel::new(s.input.clone())
         };
         let keys: Vec<DfExpr> = s.keys.iter().map(|k| self.col_value(&base, k)).collect();
         let mut windows = Vec::new();
@@ -2426,12 +2396,8 @@ impl<'a> Planner<'a> {
             .and_then(|b| b.build())
             .map_err(|e| df(Some(pos), e))?;
         Ok(Rel {
-            plan,
-            raw: HashSet::new(),
             unique_on: Some(keys.to_vec()),
-            order: None,
-            summary: None,
-            derived: HashMap::new(),
+            ..Rel::new(plan)
         })
     }
 
@@ -3252,12 +3218,9 @@ impl<'a> Planner<'a> {
                 }
             }
             let shadowed = Rel {
-                plan: rel.plan.clone(),
                 raw: rel.raw.clone(),
-                unique_on: None,
                 order: rel.order.clone(),
-                summary: None,
-                derived: HashMap::new(),
+                ..Rel::new(rel.plan.clone())
             };
             let r = if names.iter().any(|n| shadowed.has(n)) {
                 // a parameter named like a column: plan the body against a schema without it
@@ -3937,6 +3900,14 @@ fn when(p: DfExpr, x: DfExpr) -> DfExpr {
         vec![(Box::new(p), Box::new(x))],
         None,
     ))
+}
+
+/// `plan` keeping the rows `pred` holds for.
+fn filter_plan(plan: LogicalPlan, pred: DfExpr, pos: Pos) -> R<LogicalPlan> {
+    LogicalPlanBuilder::from(plan)
+        .filter(pred)
+        .and_then(|b| b.build())
+        .map_err(|e| df(Some(pos), e))
 }
 
 trait FilterExt {
