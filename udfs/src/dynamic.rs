@@ -193,41 +193,20 @@ pub fn to_json(v: &ScalarValue) -> Value {
             arrow::datatypes::TimeUnit::Microsecond,
             Some("UTC".into()),
         )) {
+            // Kusto's text of a datetime: seven fraction digits
             Ok(S::TimestampMicrosecond(Some(us), _)) => {
-                let secs = us.div_euclid(1_000_000);
-                let frac = us.rem_euclid(1_000_000) * 10;
-                match chrono_free_datetime(secs) {
-                    Some(d) => Value::String(format!("{d}.{frac:07}Z")),
+                match arrow::temporal_conversions::timestamp_us_to_datetime(us) {
+                    Some(d) => Value::String(format!(
+                        "{}.{:07}Z",
+                        d.format("%Y-%m-%dT%H:%M:%S"),
+                        us.rem_euclid(1_000_000) * 10
+                    )),
                     None => Value::String(other.to_string()),
                 }
             }
             _ => Value::String(other.to_string()),
         },
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of seconds since the epoch (days to a civil date, Howard Hinnant's
-/// algorithm), without a date library.
-fn chrono_free_datetime(secs: i64) -> Option<String> {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (0..=9999).contains(&y).then(|| {
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
-        )
-    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -681,8 +660,11 @@ mod tests {
             Value::from("1970-01-01T00:00:01.5000000Z")
         );
         assert_eq!(
-            chrono_free_datetime(1_722_297_600).unwrap(),
-            "2024-07-30T00:00:00"
+            to_json(&ScalarValue::TimestampMicrosecond(
+                Some(1_722_297_600_000_000),
+                None
+            )),
+            Value::from("2024-07-30T00:00:00.0000000Z")
         );
     }
 }
