@@ -18,12 +18,8 @@ if [ ! -d "$WORK/lake" ]; then
   "$NH" generate --rows "$ROWS" --out "$WORK/lake" --domains-out "$WORK/top.csv" >/dev/null
 fi
 
-# One timed run: nethunt's own figure from "N rows in X.XXXs".
-timed() {
-  "$NH" run "$1" --data "$WORK/lake" --domains "$WORK/top.csv" --output "$WORK/out.csv" 2>&1 >/dev/null |
-    sed -n 's/.* in \([0-9.]*\)s$/\1/p' | tail -1
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
+timed() { timed_run "$1" "$WORK/lake" "$WORK/top.csv"; }
 
 echo "| rows | query | SQL median s | KQL median s | KQL / SQL |"
 echo "|---|---|---|---|---|"

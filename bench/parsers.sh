@@ -60,12 +60,8 @@ for src in vpcflow ocsf; do
   fi
 done
 
-# One timed run: nethunt's own figure from "N rows in X.XXXs".
-timed() {
-  "$NH" run "$1" --data "$2" --domains "$WORK/domains.csv" --output "$WORK/out.csv" 2>&1 >/dev/null |
-    sed -n 's/.* in \([0-9.]*\)s$/\1/p' | tail -1
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh"
+timed() { timed_run "$1" "$2" "$WORK/domains.csv"; }
 
 echo "| rows | query | source | parser view median s | converted ASIM median s | ratio |"
 echo "|---|---|---|---|---|---|"
