@@ -3381,7 +3381,7 @@ impl<'a> Planner<'a> {
                 let arr = ast::Expr::Array(args.to_vec(), pos);
                 Box::pin(self.expr(rel, &arr, Ctx::Value)).await?
             }
-            "parse_json" | "todynamic" | "todynamic_" => {
+            "parse_json" | "todynamic" => {
                 let x = val!(0);
                 if is_dynamic(&self.type_of(rel, &x, pos)?) {
                     x
